@@ -1,0 +1,16 @@
+{#- One row per event_id: the file that sorts last wins, within a file the last line. -#}
+with
+
+versions as (
+    select * from {{ ref('stg_extracts__referral_events') }}
+),
+
+latest as (
+    {{ deduplicate('versions', 'event_id', 'source_file_name desc, source_line_number desc') }}
+),
+
+final as (
+    select * from latest
+)
+
+select * from final

@@ -1,0 +1,288 @@
+"""Read one CSV extract file against the contract.
+
+The reader streams the file (gzip or plain, UTF-8 with an optional BOM, `\\n`
+or `\\r\\n`), keeps the physical line on which each record starts, and returns
+chunks of typed rows plus the rows it rejects with their line and reason. A
+file that cannot be read as the contract at all raises `FileRejected`.
+
+Parsing uses Python's `csv` module (RFC 4180 quoting, exact line numbers even
+for quoted fields spanning lines); the per-value work (types, value sets,
+required values) is vectorized in polars.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.contract import (
+    BOOL,
+    DATE,
+    DECIMAL,
+    INT,
+    OFFSET_SUFFIX,
+    STR,
+    TIMESTAMP,
+    Entity,
+)
+
+CHUNK_ROWS = 200_000
+MAX_FIELD_BYTES = 2**31 - 1
+csv.field_size_limit(MAX_FIELD_BYTES)
+
+TRUE_WORDS = ("true", "t", "1", "y", "yes")
+FALSE_WORDS = ("false", "f", "0", "n", "no")
+INT_RE = r"^[+-]?\d+$"
+DECIMAL_RE = r"^[+-]?(\d+\.?\d*|\.\d+)$"
+DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+# date, hours:minutes, :seconds[.fraction], offset (only with a time)
+TIMESTAMP_RE = (
+    r"^(\d{4}-\d{2}-\d{2})"
+    r"(?:[T ](\d{2}:\d{2})(:\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+)
+SHOWN_VALUE_CHARS = 40
+
+
+class FileRejected(Exception):
+    """The whole file cannot be read as the contract; `reason` says why."""
+
+    def __init__(self, reason: str, rows_read: int = 0):
+        super().__init__(reason)
+        self.reason = reason
+        self.rows_read = rows_read
+
+
+@dataclass
+class Chunk:
+    rows: pl.DataFrame      # typed contract columns, offsets, _extra, _line_number
+    rejects: pl.DataFrame   # _line_number, reason, record
+    rows_read: int
+    header: list[str]
+
+
+REJECT_SCHEMA = {"_line_number": pl.Int64, "reason": pl.String, "record": pl.String}
+MAX_RECORD_CHARS = 2000
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    raw = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+    # newline="" hands line ends to csv untouched, so quoted newlines survive
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+
+
+def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(start line, fields) of every non-blank record, header included."""
+    with _open_text(path) as text:
+        reader = csv.reader(text, strict=False)
+        last_line = 0
+        try:
+            for fields in reader:
+                start = last_line + 1
+                last_line = reader.line_num
+                if fields:
+                    yield start, fields
+        except UnicodeDecodeError as exc:
+            raise FileRejected(
+                f"not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x} "
+                f"after line {last_line}); save the extract as UTF-8"
+            ) from None
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise FileRejected(f"not a readable gzip file ({exc}); re-send the file") from None
+        except csv.Error as exc:
+            raise FileRejected(f"not CSV at line {last_line + 1}: {exc}") from None
+
+
+def normalize_header(fields: list[str]) -> list[str]:
+    names = [f.strip().lower() for f in fields]
+    return [n if n else f"column_{i + 1}" for i, n in enumerate(names)]
+
+
+def check_header(entity: Entity, header: list[str]) -> None:
+    seen: set[str] = set()
+    duplicates = sorted({h for h in header if h in seen or seen.add(h)})
+    if duplicates:
+        raise FileRejected(f"duplicate column(s) in header: {', '.join(duplicates)}")
+    missing = [c for c in entity.required if c not in header]
+    if missing:
+        hint = ""
+        if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
+            hint = " (the header has one column: is the file comma-separated?)"
+        raise FileRejected(
+            f"missing required column(s) for {entity.name}: {', '.join(missing)}{hint}"
+        )
+
+
+def read_extract(path: Path, entity: Entity, chunk_rows: int = CHUNK_ROWS) -> Iterator[Chunk]:
+    """Yield validated chunks of `path`; raise FileRejected if it is unreadable.
+
+    Rows read counts non-blank records after the header; for every chunk,
+    rows read = len(rows) + len(rejects).
+    """
+    records = _records(path)
+    try:
+        _, header_fields = next(records)
+    except StopIteration:
+        raise FileRejected("empty file: no header row") from None
+    header = normalize_header(header_fields)
+    check_header(entity, header)
+
+    width = len(header)
+    batch_lines: list[int] = []
+    batch: list[list[str]] = []
+    bad: list[tuple[int, str, str]] = []
+    read = 0
+    for line, fields in records:
+        read += 1
+        if len(fields) == width:
+            batch_lines.append(line)
+            batch.append(fields)
+        else:
+            bad.append((line, f"expected {width} fields, found {len(fields)}", _join(fields)))
+        if len(batch) + len(bad) >= chunk_rows:
+            yield _validate(entity, header, batch_lines, batch, bad)
+            batch_lines, batch, bad = [], [], []
+    if batch or bad or read == 0:
+        yield _validate(entity, header, batch_lines, batch, bad)
+
+
+def _join(fields: list[str]) -> str:
+    return ",".join(fields)[:MAX_RECORD_CHARS]
+
+
+def _shown(col: str) -> pl.Expr:
+    return pl.col(col).str.slice(0, SHOWN_VALUE_CHARS)
+
+
+def _validate(
+    entity: Entity,
+    header: list[str],
+    lines: list[int],
+    batch: list[list[str]],
+    bad: list[tuple[int, str, str]],
+) -> Chunk:
+    columns = list(zip(*batch)) if batch else [[] for _ in header]
+    frame = pl.DataFrame(
+        {f"_c{i}": pl.Series(col, dtype=pl.String) for i, col in enumerate(columns)}
+    ).with_columns(pl.Series("_line_number", lines, dtype=pl.Int64))
+    # An empty field, quoted or not, is null.
+    frame = frame.with_columns(
+        pl.when(pl.col(f"_c{i}") != "").then(pl.col(f"_c{i}")).alias(f"_c{i}")
+        for i in range(len(header))
+    )
+    position = {name: i for i, name in enumerate(header)}
+
+    typed: list[pl.Expr] = []
+    errors: list[pl.Expr] = []
+    for column in entity.columns:
+        if column.name not in position:
+            typed.append(pl.lit(None, dtype=_polars_type(column.type)).alias(column.name))
+            if column.type == TIMESTAMP:
+                typed.append(pl.lit(None, dtype=pl.String).alias(column.name + OFFSET_SUFFIX))
+            continue
+        src = f"_c{position[column.name]}"
+        value, error, extra = _parse(column.name, column.type, column.values, src)
+        typed.append(value.alias(column.name))
+        typed.extend(extra)
+        errors.append(error)
+        if column.required:
+            errors.append(
+                pl.when(pl.col(src).is_null()).then(pl.lit(f"{column.name}: required value missing"))
+            )
+
+    unknown = [name for name in header if name not in entity.by_name]
+    if unknown:
+        extra_json = pl.struct(
+            [pl.col(f"_c{position[name]}").alias(name) for name in unknown]
+        ).struct.json_encode()
+    else:
+        extra_json = pl.lit(None, dtype=pl.String)
+
+    reason = pl.concat_str(errors, separator="; ", ignore_nulls=True) if errors else pl.lit("")
+    checked = frame.with_columns(
+        *typed,
+        extra_json.alias("_extra"),
+        reason.alias("_reason"),
+        pl.concat_str([pl.col(f"_c{i}").fill_null("") for i in range(len(header))], separator=",")
+        .str.slice(0, MAX_RECORD_CHARS)
+        .alias("_record"),
+    )
+    has_error = pl.col("_reason").is_not_null() & (pl.col("_reason") != "")
+    good = checked.filter(~has_error)
+    out_cols = [c for c in good.columns if not c.startswith("_c") and c not in ("_reason", "_record")]
+    row_rejects = checked.filter(has_error).select(
+        "_line_number", pl.col("_reason").alias("reason"), pl.col("_record").alias("record")
+    )
+    width_rejects = pl.DataFrame(bad, schema=REJECT_SCHEMA, orient="row")
+    rejects = pl.concat([width_rejects, row_rejects]).sort("_line_number")
+    return Chunk(good.select(out_cols), rejects, len(batch) + len(bad), header)
+
+
+def _polars_type(type_: str) -> pl.DataType:
+    return {
+        STR: pl.String,
+        INT: pl.Int64,
+        DECIMAL: pl.Decimal(18, 4),
+        BOOL: pl.Boolean,
+        DATE: pl.Date,
+        TIMESTAMP: pl.Datetime("us"),
+    }[type_]
+
+
+def _parse(
+    name: str, type_: str, values: tuple[str, ...] | None, src: str
+) -> tuple[pl.Expr, pl.Expr, list[pl.Expr]]:
+    """(typed value, error message or null, extra columns) for one column."""
+    raw = pl.col(src)
+    present = raw.is_not_null()
+    extra: list[pl.Expr] = []
+    if type_ == STR and values:
+        value = raw.str.to_lowercase()
+        ok = value.is_in(list(values))
+        message = f"{name}: '{{}}' is not one of {', '.join(values)}"
+    elif type_ == STR:
+        return raw, pl.lit(None, dtype=pl.String), extra
+    elif type_ == INT:
+        ok = raw.str.contains(INT_RE)
+        value = pl.when(ok).then(raw).cast(pl.Int64, strict=False)
+        ok = ok & value.is_not_null()
+        message = f"{name}: not an integer: '{{}}'"
+    elif type_ == DECIMAL:
+        ok = raw.str.contains(DECIMAL_RE)
+        value = pl.when(ok).then(raw).cast(pl.Decimal(18, 4), strict=False)
+        ok = ok & value.is_not_null()
+        message = f"{name}: not a decimal number: '{{}}'"
+    elif type_ == BOOL:
+        lowered = raw.str.to_lowercase()
+        value = (
+            pl.when(lowered.is_in(TRUE_WORDS)).then(True)
+            .when(lowered.is_in(FALSE_WORDS)).then(False)
+        )
+        ok = value.is_not_null()
+        message = f"{name}: not a boolean (true/false, t/f, 1/0, y/n, yes/no): '{{}}'"
+    elif type_ == DATE:
+        well_formed = raw.str.contains(DATE_RE)
+        value = pl.when(well_formed).then(raw).str.to_date("%Y-%m-%d", strict=False)
+        ok = value.is_not_null()
+        message = f"{name}: not a date (YYYY-MM-DD): '{{}}'"
+    elif type_ == TIMESTAMP:
+        parts = raw.str.extract_groups(TIMESTAMP_RE)
+        day, hm = parts.struct.field("1"), parts.struct.field("2")
+        seconds, offset = parts.struct.field("3"), parts.struct.field("4")
+        normalized = pl.concat_str([day, pl.lit(" "), hm.fill_null("00:00"), seconds.fill_null(":00")])
+        value = pl.when(day.is_not_null()).then(normalized).str.to_datetime(
+            "%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"
+        )
+        ok = value.is_not_null()
+        message = f"{name}: not an ISO 8601 timestamp: '{{}}'"
+        extra.append(offset.alias(name + OFFSET_SUFFIX))
+    else:  # pragma: no cover - the contract only has the types above
+        raise ValueError(type_)
+    error = pl.when(present & ~ok.fill_null(False)).then(pl.format(message, _shown(src)))
+    return pl.when(present).then(value), error, extra
