@@ -171,7 +171,7 @@ class _World:
     def providers_frame(self) -> pl.DataFrame:
         rng = self.rng
         n = len(self.provider_rows)
-        npi, group, code, in_network, org = (np.array(c) for c in zip(*self.provider_rows))
+        npi, group, code, in_network, org = (np.array(c) for c in zip(*self.provider_rows, strict=True))
         accepting = np.where(rng.random(n) < 0.12, "false", np.where(rng.random(n) < 0.5, "true", ""))
         zips = rng.choice(ZIP3S, n, p=ZIP3_WEIGHTS)
         start = np.datetime64(self.start - timedelta(days=365 * 3), "D")
@@ -407,7 +407,7 @@ def generate(options: GenerateOptions) -> dict[str, pl.DataFrame]:
         "payer_id": world.patient_payer,
     })
     slots = _slots(rng, world, end)
-    return {
+    frames = {
         "referrals": referrals,
         "referral_events": events,
         "appointments": appointments,
@@ -417,6 +417,15 @@ def generate(options: GenerateOptions) -> dict[str, pl.DataFrame]:
         "engagements": engagements,
         "slots": slots,
     }
+    return {name: _nulls_for_empty(frame) for name, frame in frames.items()}
+
+
+def _nulls_for_empty(frame: pl.DataFrame) -> pl.DataFrame:
+    """An empty field is null (as the contract reads it)."""
+    return frame.with_columns(
+        pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+        for c, t in frame.schema.items() if t == pl.String
+    )
 
 
 def _months_before(end: date, months: int) -> date:
@@ -630,11 +639,10 @@ def _month_end(label: str) -> str:
 
 
 def _write(frame: pl.DataFrame, path: Path, entity: str) -> Path:
-    frame = frame.with_columns(pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
-                               for c, t in frame.schema.items() if t == pl.String)
     if entity in GZIPPED:
         path = path.with_name(path.name + ".gz")
-        with gzip.open(path, "wb", compresslevel=1) as handle:
+        # mtime=0 keeps the bytes identical for the same seed
+        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0, filename="") as handle:
             frame.write_csv(handle)
     else:
         frame.write_csv(path)

@@ -88,15 +88,28 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
                 last_line = reader.line_num
                 if fields:
                     yield start, fields
-        except UnicodeDecodeError as exc:
+        except UnicodeDecodeError:
+            line, byte = _first_invalid_utf8(path)
             raise FileRejected(
-                f"not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x} "
-                f"after line {last_line}); save the extract as UTF-8"
+                f"not UTF-8 text (invalid byte 0x{byte:02x} on line {line}); save the extract as UTF-8"
             ) from None
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise FileRejected(f"not a readable gzip file ({exc}); re-send the file") from None
         except csv.Error as exc:
             raise FileRejected(f"not CSV at line {last_line + 1}: {exc}") from None
+
+
+def _first_invalid_utf8(path: Path) -> tuple[int, int]:
+    """(line, byte) of the first byte that is not UTF-8. Text is decoded ahead
+    in blocks, so the line is found again here, on a file being rejected."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        for number, raw_line in enumerate(handle, start=1):
+            try:
+                raw_line.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                return number, raw_line[exc.start]
+    return 0, 0
 
 
 def normalize_header(fields: list[str]) -> list[str]:
@@ -167,7 +180,7 @@ def _validate(
     batch: list[list[str]],
     bad: list[tuple[int, str, str]],
 ) -> Chunk:
-    columns = list(zip(*batch)) if batch else [[] for _ in header]
+    columns = list(zip(*batch, strict=True)) if batch else [[] for _ in header]
     frame = pl.DataFrame(
         {f"_c{i}": pl.Series(col, dtype=pl.String) for i, col in enumerate(columns)}
     ).with_columns(pl.Series("_line_number", lines, dtype=pl.Int64))

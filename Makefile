@@ -1,0 +1,48 @@
+# refloop: `make demo` to see it, `make test` to check it. Both install first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export DAGSTER_HOME := $(CURDIR)/.dagster
+
+.PHONY: install demo test dagster dashboard lint lock clean
+
+install: $(STAMP)
+
+# The lock pins every package; the project itself installs editable on top.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/refloop demo --dagster-port 3000
+
+test: install
+	$(BIN)/python -m pytest
+
+dagster: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -m pipelines.definitions --host 127.0.0.1 --port 3000
+
+dashboard: install
+	$(BIN)/refloop dashboard
+
+lint: install
+	$(BIN)/ruff check pipelines dashboards tests
+
+# Re-resolve the lock from pyproject.toml (run after changing dependencies).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e '.[test]'
+	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^refloop' > requirements.lock
+	rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) .dagster dbt_project/target dbt_project/logs

@@ -1,0 +1,295 @@
+"""`refloop`: generate sample extracts, build the warehouse, serve the dashboards."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from pipelines.paths import DEFAULT_EXTRACTS, DEFAULT_WAREHOUSE, ROOT, serving_path
+
+DEFAULT_PORT = 8501
+
+
+class UsageError(Exception):
+    """A mistake in the command line; the message says what to do."""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _var(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text}")
+    return value
+
+
+# --- generate -------------------------------------------------------------
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pipelines.generate.generator import DEFAULT_END_DATE, GenerateOptions, generate_to
+
+    options = GenerateOptions(
+        referrals=args.referrals, months=args.months, seed=args.seed,
+        end_date=args.end_date or DEFAULT_END_DATE,
+    )
+    started = time.perf_counter()
+    print(f"generating {options.referrals:,} referrals over {options.months} months "
+          f"ending {options.end_date} (seed {options.seed}) -> {args.out}")
+    counts = generate_to(options, Path(args.out))
+    for entity, rows in counts.items():
+        print(f"  {entity:<16} {rows:>12,} rows")
+    print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+# --- run ------------------------------------------------------------------
+
+@dataclass
+class RunSummary:
+    success: bool
+    files: dict[str, int] = field(default_factory=dict)
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    models_built: int = 0
+    tests_passed: int = 0
+    tests_failed: int = 0
+    tests_warned: int = 0
+    published: bool = False
+    failures: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        files = ", ".join(f"{v} {k}" for k, v in self.files.items() if v) or "none"
+        return [
+            f"files:          {files}",
+            f"rows loaded:    {self.rows_loaded:,}",
+            f"rows rejected:  {self.rows_rejected:,}",
+            f"models built:   {self.models_built}",
+            f"tests:          {self.tests_passed} passed, {self.tests_failed} failed"
+            + (f", {self.tests_warned} warned" if self.tests_warned else ""),
+            f"published:      {'yes' if self.published else 'no (the previous copy keeps serving)'}",
+        ]
+
+
+def run_pipeline(
+    extracts: Path,
+    warehouse: Path,
+    dbt_vars: dict[str, str] | None = None,
+    quiet: bool = False,
+) -> RunSummary:
+    """Run the Dagster build job in-process: ingest, dbt build, publish."""
+    os.environ["REFLOOP_EXTRACTS"] = str(extracts.resolve())
+    os.environ["REFLOOP_WAREHOUSE"] = str(warehouse.resolve())
+    from dagster import AssetKey, DagsterInstance
+
+    from pipelines.definitions import BUILD_JOB, defs
+    from pipelines.progress import progress_logger
+    from pipelines.resources import ExtractsResource, WarehouseResource
+
+    # Progress lines only (or nothing): Dagster's own event log still records everything.
+    job = defs.resolve_job_def(BUILD_JOB).with_logger_defs({"progress": progress_logger})
+    run_config = {
+        "ops": {"refloop_dbt": {"config": {"vars": dict(dbt_vars or {})}}},
+        "loggers": {} if quiet else {"progress": {}},
+    }
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    with instance:
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            raise_on_error=False,
+            resources={
+                "warehouse": WarehouseResource(path=str(warehouse.resolve())),
+                "extracts": ExtractsResource(directory=str(extracts.resolve())),
+            },
+        )
+        summary = RunSummary(success=result.success)
+        for event in result.get_asset_materialization_events():
+            materialization = event.step_materialization_data.materialization
+            key = materialization.asset_key
+            meta = {k: v.value for k, v in materialization.metadata.items()}
+            if key == AssetKey(["raw", "_manifest"]):
+                summary.files = {
+                    "loaded": meta.get("files_loaded", 0),
+                    "rejected": meta.get("files_rejected", 0),
+                    "unchanged": meta.get("files_unchanged", 0),
+                    "skipped": meta.get("files_skipped", 0),
+                }
+            elif key.path[0] == "raw" and not key.path[1].startswith("_"):
+                summary.rows_loaded += int(meta.get("rows_loaded_this_run", 0))
+                summary.rows_rejected += int(meta.get("rows_rejected_this_run", 0))
+            elif key == AssetKey(["serving", "published_warehouse"]):
+                summary.published = True
+            elif key.path[0] in ("staging", "intermediate", "marts"):
+                summary.models_built += 1
+        for evaluation in result.get_asset_check_evaluations():
+            if evaluation.passed:
+                summary.tests_passed += 1
+            elif evaluation.severity.value == "WARN":
+                summary.tests_warned += 1
+            else:
+                summary.tests_failed += 1
+                summary.failures.append(f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}")
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE":
+                error = event.step_failure_data.error
+                summary.failures.append(f"step {event.step_key} failed: {error.message.strip() if error else ''}")
+    return summary
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    extracts, warehouse = Path(args.extracts), Path(args.warehouse)
+    if not extracts.is_dir():
+        raise UsageError(f"extracts folder not found: {extracts} (generate one with: refloop generate --out {extracts})")
+    dbt_vars = dict(args.var or [])
+    if args.as_of:
+        dbt_vars["as_of_date"] = args.as_of.isoformat()
+    started = time.perf_counter()
+    print(f"refloop run: {extracts} -> {warehouse}")
+    summary = run_pipeline(extracts, warehouse, dbt_vars)
+    print()
+    print(f"{'succeeded' if summary.success else 'FAILED'} in {time.perf_counter() - started:.1f} s")
+    for line in summary.lines():
+        print("  " + line)
+    for failure in summary.failures:
+        print("  ! " + failure, file=sys.stderr)
+    if summary.success:
+        print(f"  serving copy:   {serving_path(warehouse.resolve())}")
+    return 0 if summary.success else 1
+
+
+# --- dashboard ------------------------------------------------------------
+
+def dashboard_command(warehouse: Path, host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
+        "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+
+
+def serve_dashboard(warehouse: Path, host: str, port: int) -> int:
+    serving = serving_path(warehouse.resolve())
+    if not serving.exists():
+        raise UsageError(f"no published warehouse at {serving}: build one first with `refloop run`")
+    env = {**os.environ, "REFLOOP_SERVING": str(serving)}
+    print(f"dashboards: http://{host}:{port}  (reading {serving}; Ctrl+C to stop)")
+    return subprocess.call(dashboard_command(warehouse, host, port), env=env)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    return serve_dashboard(Path(args.warehouse), args.host, args.port)
+
+
+def start_dagster_ui(extracts: Path, warehouse: Path, port: int) -> subprocess.Popen:
+    """`dagster dev` in the background, over the same definitions and files."""
+    env = {
+        **os.environ,
+        "REFLOOP_EXTRACTS": str(extracts.resolve()),
+        "REFLOOP_WAREHOUSE": str(warehouse.resolve()),
+    }
+    dagster = Path(sys.executable).with_name("dagster")
+    return subprocess.Popen(
+        [str(dagster), "dev", "-m", "pipelines.definitions", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    landing = Path(args.out)
+    if not any(landing.glob("referrals*")) or args.regenerate:
+        generate_args = argparse.Namespace(
+            referrals=args.referrals, out=landing, seed=args.seed, months=24, end_date=None)
+        cmd_generate(generate_args)
+    else:
+        print(f"using the extracts already in {landing} (--regenerate to make new ones)")
+    run_args = argparse.Namespace(extracts=landing, warehouse=args.warehouse, as_of=None, var=[])
+    code = cmd_run(run_args)
+    if code != 0 or args.no_serve:
+        return code
+    ui = None
+    if args.dagster_port:
+        ui = start_dagster_ui(landing, Path(args.warehouse), args.dagster_port)
+        print(f"dagster UI: http://127.0.0.1:{args.dagster_port}  (asset graph, runs, dbt tests as checks)")
+    try:
+        return serve_dashboard(Path(args.warehouse), args.host, args.port)
+    finally:
+        if ui is not None:
+            ui.terminate()
+            ui.wait(timeout=30)
+
+
+# --- entry point ----------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="refloop", description="Referral follow-through warehouse: extracts in, leakage dashboards out.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("generate", help="write a realistic sample extract set")
+    p.add_argument("--referrals", type=_positive, default=20_000, help="number of referrals (default 20,000)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write the extract files to")
+    p.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same files")
+    p.add_argument("--months", type=_positive, default=24, help="months of history (default 24)")
+    p.add_argument("--end-date", type=_date, help="last day of the extracts (default 2026-11-30)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("run", help="ingest an extracts folder and build the warehouse")
+    p.add_argument("--extracts", type=Path, default=DEFAULT_EXTRACTS, help="folder of extract files")
+    p.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="DuckDB warehouse file to build")
+    p.add_argument("--as-of", type=_date, help="as-of date T (default: derived from the data)")
+    p.add_argument("--var", type=_var, action="append", metavar="KEY=VALUE",
+                   help="dbt var, e.g. attribution_window_days=90 (repeatable)")
+    p.set_defaults(func=cmd_run)
+
+    for name, helptext in (("dashboard", "serve the dashboards"),
+                           ("demo", "generate sample extracts, build, and serve the dashboards")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="warehouse file")
+        p.add_argument("--host", default="127.0.0.1", help="address to bind (default localhost only)")
+        p.add_argument("--port", type=int, default=DEFAULT_PORT)
+        if name == "demo":
+            p.add_argument("--referrals", type=_positive, default=20_000)
+            p.add_argument("--seed", type=int, default=7)
+            p.add_argument("--out", type=Path, default=DEFAULT_EXTRACTS, help="landing folder for the sample")
+            p.add_argument("--regenerate", action="store_true", help="write new sample files even if some exist")
+            p.add_argument("--no-serve", action="store_true", help="stop after the build")
+            p.add_argument("--dagster-port", type=int, default=0,
+                           help="also serve the Dagster UI on this port (make demo uses 3000)")
+            p.set_defaults(func=cmd_demo)
+        else:
+            p.set_defaults(func=cmd_dashboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as error:
+        print(f"refloop: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The dbt project as Dagster assets: one `dbt build`, streamed, so every model
+is an asset and every dbt test an asset check on it."""
+
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dagster import AssetExecutionContext, AssetKey, Config
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.defs.ingest.assets import WAREHOUSE_POOL
+from pipelines.paths import DBT_PROJECT_DIR
+from pipelines.resources import WarehouseResource
+
+# The dbt of this environment (the venv's), whatever is first on PATH.
+DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def ensure_manifest(project: DbtProject = dbt_project) -> Path:
+    """Parse the dbt project when its manifest is missing or older than any
+    project file, so definitions always describe the models on disk."""
+    manifest = project.manifest_path
+    sources = [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"}
+               and "target" not in p.parts and "logs" not in p.parts]
+    newest = max((p.stat().st_mtime for p in sources), default=0.0)
+    if not manifest.exists() or manifest.stat().st_mtime < newest:
+        subprocess.run(
+            [str(DBT_EXECUTABLE), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+            check=True,
+            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        )
+    return manifest
+
+
+class RefloopDbtTranslator(DagsterDbtTranslator):
+    """Models are keyed `<schema>/<model>` (`marts/fct_referrals`), as analysts
+    name them; sources keep the default `raw/<table>`, matching the landed assets."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return "landed"
+        return dbt_resource_props.get("schema")
+
+
+translator = RefloopDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+class DbtBuildConfig(Config):
+    """dbt vars for this run (docs/metrics.md, Parameters), e.g.
+    {"attribution_window_days": "90", "as_of_date": "2026-06-30"}."""
+
+    vars: dict[str, str] = {}
+
+
+def dbt_vars(raw: Mapping[str, str]) -> dict[str, Any]:
+    """Vars typed as YAML reads them, so `90` is a number and `2026-06-30` text."""
+    typed = {}
+    for key, value in raw.items():
+        parsed = yaml.safe_load(value) if isinstance(value, str) else value
+        typed[key] = value if hasattr(parsed, "isoformat") else parsed
+    return typed
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    pool=WAREHOUSE_POOL,
+    name="refloop_dbt",
+)
+def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+    # dbt runs as a subprocess and reads the warehouse path from the profile's env var.
+    os.environ["REFLOOP_WAREHOUSE"] = str(warehouse.file)
+    args = ["build"]
+    if config.vars:
+        args += ["--vars", json.dumps(dbt_vars(config.vars))]
+    context.log.info(f"[dbt] build {' '.join(args[1:])}".rstrip())
+    yield from dbt.cli(args, context=context).stream()
+
+
+def mart_asset_keys(manifest_path: Path) -> list[AssetKey]:
+    manifest = json.loads(manifest_path.read_text())
+    return sorted(
+        (translator.get_asset_key(node) for node in manifest["nodes"].values()
+         if node["resource_type"] == "model" and node["schema"] == "marts"),
+        key=lambda k: k.to_user_string(),
+    )

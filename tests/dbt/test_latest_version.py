@@ -1,0 +1,57 @@
+"""The latest-version and de-duplication rules, through the real pipeline on
+hand-made files (docs/extracts.md: updated_at wins, ties to the file that
+sorts last; entities without updated_at: last file, then last line)."""
+
+import pytest
+
+from tests.conftest import build, write
+
+HEADER = "referral_id,patient_id,created_at,requested_specialty_code,status,updated_at,priority"
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    landing = tmp_path_factory.mktemp("versions") / "landing"
+    write(landing, "referrals_2026-03-01.csv",
+          f"{HEADER}\n"
+          "R1,P1,2026-03-01,207RC0000X,active,2026-03-01T09:00,routine\n"
+          "R2,P2,2026-03-01,207rc0000x,active,2026-03-01T09:00,routine\n"
+          "R3,P3,2026-03-01,207X00000X,active,2026-03-04T09:00,routine\n")
+    write(landing, "referrals_2026-03-02.csv",
+          f"{HEADER}\n"
+          "R1,P1,2026-03-01,207RC0000X,completed,2026-03-02T09:00,routine\n"
+          "R2,P2,2026-03-01,207RC0000X,revoked,2026-03-01T09:00,urgent\n"
+          "R3,P3,2026-03-01,207X00000X,on-hold,2026-03-03T09:00,routine\n"
+          "R4,P4,2026-03-01,999X00000X,draft,2026-03-02T09:00,\n")
+    write(landing, "providers_a.csv", "npi,specialty_code,in_network,effective_from\n"
+          "1234567893,207RC0000X,true,2025-01-01\n1234567893,207RC0000X,false,2025-01-01\n")
+    write(landing, "providers_b.csv", "npi,specialty_code,in_network,effective_from,zip3\n"
+          "1234567893,207RC0000X,true,2025-01-01,021\n")
+    built = build(landing, landing.parent / "w.duckdb")
+    assert built.summary.success, built.summary.failures
+    return built
+
+
+def test_greatest_updated_at_wins(versions):
+    assert versions.query("select referral_status from intermediate.int_referrals_deduplicated where referral_id = 'R1'") == [("completed",)]
+    # an older version in a later file does not win
+    assert versions.query("select referral_status from intermediate.int_referrals_deduplicated where referral_id = 'R3'") == [("active",)]
+
+
+def test_tie_goes_to_the_file_that_sorts_last(versions):
+    assert versions.query("select referral_status, priority from intermediate.int_referrals_deduplicated where referral_id = 'R2'") == [("revoked", "urgent")]
+
+
+def test_codes_normalized_and_unlisted_code_is_its_own_group(versions):
+    rows = versions.query("select referral_id, requested_specialty_code, specialty_group from intermediate.int_referrals_deduplicated order by 1")
+    assert rows == [("R1", "207RC0000X", "cardiology"), ("R2", "207RC0000X", "cardiology"),
+                    ("R3", "207X00000X", "orthopedics"), ("R4", "999X00000X", "999X00000X")]
+
+
+def test_draft_referrals_are_not_eligible(versions):
+    assert versions.query("select referral_id from intermediate.int_referrals_eligible order by 1") == [("R1",), ("R2",), ("R3",)]
+
+
+def test_unversioned_entities_take_the_last_file_then_last_line(versions):
+    assert versions.query("select is_in_network, zip3, source_file_name from intermediate.int_providers_deduplicated") == [
+        (True, "021", "providers_b.csv")]
