@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-export DAGSTER_HOME := $(CURDIR)/.dagster
+DAGSTER_HOME := $(CURDIR)/.dagster
 
 .PHONY: install demo test dagster dashboard lint lock clean
 
@@ -22,13 +22,13 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	cp dagster.yaml $@
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/refloop demo --dagster-port 3000
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/refloop demo --dagster-port 3000
 
 test: install
 	$(BIN)/python -m pytest
 
 dagster: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -m pipelines.definitions --host 127.0.0.1 --port 3000
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -m pipelines.definitions --host 127.0.0.1 --port 3000
 
 dashboard: install
 	$(BIN)/refloop dashboard

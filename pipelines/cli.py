@@ -109,7 +109,11 @@ def run_pipeline(
         "ops": {"refloop_dbt": {"config": {"vars": dict(dbt_vars or {})}}},
         "loggers": {} if quiet else {"progress": {}},
     }
-    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    # Runs are kept in DAGSTER_HOME when it is set (make demo: the UI shows them).
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        Path(home).mkdir(parents=True, exist_ok=True)
+    instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
     with instance:
         result = job.execute_in_process(
             run_config=run_config,

@@ -4,6 +4,7 @@ once per session through the real pipeline (Dagster + dbt + publish)."""
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import duckdb
@@ -13,6 +14,9 @@ from pipelines.cli import RunSummary, run_pipeline
 from pipelines.generate.generator import GenerateOptions, generate_to
 
 SMALL_REFERRALS = 3_000
+
+# Test runs use an ephemeral Dagster instance, never a developer's .dagster/.
+os.environ.pop("DAGSTER_HOME", None)
 
 
 def write(directory: Path, name: str, text: str | bytes) -> Path:
