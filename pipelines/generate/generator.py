@@ -72,9 +72,9 @@ NAVIGATION_UPLIFT = 0.10      # added booking probability for navigated referral
 NO_SHOW = 0.21                # first-appointment no-show without a reminder
 NO_SHOW_WITH_REMINDER = 0.12
 CANCELLED = 0.08
-NEVER_MARKED = 0.03           # past appointments left `booked`
+NEVER_MARKED = 0.02           # past appointments left `booked`
 REBOOK_AFTER_MISS = 0.45
-LEAK_AFTER_MISS = 0.15
+LEAK_AFTER_MISS = 0.12
 CONSULT_REPORT = 0.68         # in-network visits that send a report back
 CHANNEL_WEIGHTS = {"sms": 0.34, "email": 0.18, "ivr": 0.12, "portal": 0.14, "phone": 0.22}
 
@@ -176,8 +176,10 @@ class _World:
         zips = rng.choice(ZIP3S, n, p=ZIP3_WEIGHTS)
         start = np.datetime64(self.start - timedelta(days=365 * 3), "D")
         span = (np.datetime64(self.end, "D") - np.datetime64(self.start, "D")).astype(int)
-        # 8% of in-network providers leave the network mid-period.
-        leaves = in_network.astype(bool) & (rng.random(n) < 0.08)
+        # 8% of in-network providers leave the network mid-period (never the
+        # busiest of a group, which would swing that group's leakage alone).
+        busiest = {pool[0] for pool in self.in_net.values()}
+        leaves = in_network.astype(bool) & (rng.random(n) < 0.08) & ~np.isin(npi, list(busiest))
         leave_day = np.datetime64(self.start, "D") + rng.integers(60, max(61, span - 30), n)
         base = pl.DataFrame({
             "npi": npi, "specialty_code": code,
@@ -246,10 +248,10 @@ def generate(options: GenerateOptions) -> dict[str, pl.DataFrame]:
 
     prof = {k: np.array([SPECIALTY_PROFILE[g][i] for g in world.groups])[gi] for k, i in
             (("book_lag", 1), ("wait", 2), ("p_book", 3), ("p_leak", 4), ("amount", 5))}
-    p_book = np.clip(prof["p_book"] + np.where(navigated, NAVIGATION_UPLIFT, 0) + np.where(urgent, 0.06, 0), 0, 0.95)
+    p_book = np.clip(prof["p_book"] - 0.05 + np.where(navigated, NAVIGATION_UPLIFT, 0) + np.where(urgent, 0.06, 0), 0, 0.95)
     path = rng.random(n)
     books = eligible & (path < p_book)
-    leaks = eligible & ~books & (path < p_book + prof["p_leak"])
+    leaks = eligible & ~books & (path < p_book + 0.8 * prof["p_leak"])
     revoked = eligible & ~books & ~leaks & (rng.random(n) < 0.12)
 
     # the clinician the referral was sent to: mostly an in-network specialist

@@ -14,6 +14,7 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 BOOKKEEPING = {
     "_manifest": "One row per extract file accepted or rejected, with checksum and row counts.",
     "_rejects": "One row per rejected line: file, line number and reason.",
+    "_warehouse_key": "This warehouse's secret for patient_key (made once; never published or logged).",
 }
 
 
@@ -88,6 +89,7 @@ def landed_extracts(
             "files_skipped": sum(r.status == "skipped" for r in results),
         },
     )
+    yield MaterializeResult(asset_key=AssetKey(["raw", "_warehouse_key"]))
     yield MaterializeResult(
         asset_key=AssetKey(["raw", "_rejects"]),
         metadata={"rows_rejected_this_run": sum(r.rows_rejected for r in results)},

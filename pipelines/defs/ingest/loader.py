@@ -11,6 +11,7 @@ not at all, and re-running picks it up again.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,8 +72,23 @@ class FileResult:
         return f"{self.file_name}: {self.status}: {self.message}"
 
 
+WAREHOUSE_KEY_DDL = """
+create table if not exists raw._warehouse_key (
+    secret varchar not null,
+    created_at timestamp not null
+)
+"""
+
+
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("create schema if not exists raw")
+    # The secret behind patient_key: made once per warehouse, never logged,
+    # never published (raw is not copied to the serving file).
+    conn.execute(WAREHOUSE_KEY_DDL)
+    conn.execute(
+        "insert into raw._warehouse_key select ?, now() where not exists (select 1 from raw._warehouse_key)",
+        [secrets.token_hex(32)],
+    )
     for entity in ENTITIES.values():
         cols = ", ".join(f'"{name}" {type_}' for name, type_ in landed_columns(entity))
         conn.execute(f"create table if not exists raw.{entity.name} ({cols})")

@@ -15,6 +15,20 @@ claim_versions as (
     select updated_at from {{ ref('stg_extracts__claims') }}
 ),
 
+files as (
+    select * from {{ ref('stg_extracts__files') }}
+),
+
+{#- An entity is present when a file of it was accepted (a header-only file
+    counts); metrics that need a missing entity are null, never 0. -#}
+entities_present as (
+    select
+        {%- for entity in ['appointments', 'claims', 'providers', 'patients', 'engagements', 'referral_events', 'slots'] %}
+        count(case when entity = '{{ entity }}' and file_status = 'loaded' then 1 end) > 0 as has_{{ entity }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from files
+),
+
 all_versions as (
     select updated_at from referral_versions
     union all
@@ -39,8 +53,16 @@ final as (
         cast({{ var('attribution_window_days') }} as integer) as attribution_window_days,
         cast({{ var('follow_up_after_days') }} as integer) as follow_up_after_days,
         cast({{ var('duplicate_window_days') }} as integer) as duplicate_window_days,
-        cast({{ var('program_fixed_cost_per_year') }} as decimal(18, 2)) as program_fixed_cost_per_year
+        cast({{ var('program_fixed_cost_per_year') }} as decimal(18, 2)) as program_fixed_cost_per_year,
+        entities_present.has_appointments,
+        entities_present.has_claims,
+        entities_present.has_providers,
+        entities_present.has_patients,
+        entities_present.has_engagements,
+        entities_present.has_referral_events,
+        entities_present.has_slots
     from derived
+    cross join entities_present
 )
 
 select * from final

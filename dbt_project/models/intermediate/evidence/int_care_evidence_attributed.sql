@@ -1,0 +1,76 @@
+{#- Which eligible referral each piece of care evidence belongs to
+    (docs/metrics.md, Attribution):
+    1. explicit: it carries the referral_id of an eligible referral, whatever
+       its specialty or date. A referral_id naming no eligible referral
+       attributes it to nothing (it is not matched either);
+    2. matched: otherwise (no referral_id), among eligible referrals of the
+       same patient and specialty group with created_date <= d <= created_date
+       + W, the latest created_at; tie: the greatest referral_id;
+    3. otherwise no referral. -#}
+with
+
+evidence as (
+    select * from {{ ref('int_care_evidence_networked') }}
+),
+
+referrals as (
+    select * from {{ ref('int_referrals_eligible') }}
+),
+
+explicit as (
+    select
+        evidence.evidence_type,
+        evidence.evidence_id,
+        referrals.referral_id as attributed_referral_id,
+        'explicit' as attribution_method
+    from evidence
+    inner join referrals
+        on evidence.referral_id = referrals.referral_id
+),
+
+match_candidates as (
+    select
+        evidence.evidence_type,
+        evidence.evidence_id,
+        referrals.referral_id as attributed_referral_id,
+        referrals.created_at
+    from evidence
+    inner join referrals
+        on evidence.patient_id = referrals.patient_id
+        and evidence.specialty_group = referrals.specialty_group
+        and referrals.created_date <= evidence.evidence_date
+        and {{ days_between('referrals.created_date', 'evidence.evidence_date') }} <= {{ var('attribution_window_days') }}
+    where evidence.referral_id is null
+),
+
+best_match as (
+    {{ deduplicate('match_candidates', 'evidence_type, evidence_id', 'created_at desc, attributed_referral_id desc') }}
+),
+
+matched as (
+    select
+        evidence_type,
+        evidence_id,
+        attributed_referral_id,
+        'matched' as attribution_method
+    from best_match
+),
+
+attribution as (
+    select * from explicit
+    union all
+    select * from matched
+),
+
+final as (
+    select
+        evidence.*,
+        attribution.attributed_referral_id,
+        attribution.attribution_method
+    from evidence
+    left join attribution
+        on evidence.evidence_type = attribution.evidence_type
+        and evidence.evidence_id = attribution.evidence_id
+)
+
+select * from final

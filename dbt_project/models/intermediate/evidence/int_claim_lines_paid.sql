@@ -1,0 +1,34 @@
+{#- Paid claim lines (docs/metrics.md): latest version with claim_status paid,
+    allowed_amount > 0 and service_date on or before T. -#}
+with
+
+claims as (
+    select * from {{ ref('int_claims_deduplicated') }}
+),
+
+parameters as (
+    select * from {{ ref('int_parameters') }}
+),
+
+paid as (
+    select
+        claims.claim_id,
+        claims.line_number,
+        claims.patient_id,
+        claims.rendering_npi,
+        claims.referral_id,
+        claims.specialty_group as line_specialty_group,
+        claims.service_date,
+        claims.allowed_amount
+    from claims
+    cross join parameters
+    where claims.claim_status = 'paid'
+        and claims.allowed_amount > 0
+        and claims.service_date <= parameters.as_of_date
+),
+
+final as (
+    select * from paid
+)
+
+select * from final

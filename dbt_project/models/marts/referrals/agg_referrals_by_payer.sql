@@ -1,0 +1,1 @@
+{{ referral_aggregate(['created_month', 'specialty_group', 'payer_id']) }}
