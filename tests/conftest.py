@@ -13,7 +13,8 @@ import pytest
 from pipelines.cli import RunSummary, run_pipeline
 from pipelines.generate.generator import GenerateOptions, generate_to
 
-SMALL_REFERRALS = 3_000
+# The default sample (`refloop generate` with no options): what a new user sees.
+DEFAULT_SAMPLE = GenerateOptions()
 
 # Test runs use an ephemeral Dagster instance, never a developer's .dagster/.
 os.environ.pop("DAGSTER_HOME", None)
@@ -52,7 +53,7 @@ def build(extracts: Path, warehouse: Path, dbt_vars: dict[str, str] | None = Non
 @pytest.fixture(scope="session")
 def generated_extracts(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("generated") / "landing"
-    generate_to(GenerateOptions(referrals=SMALL_REFERRALS, seed=11), out)
+    generate_to(DEFAULT_SAMPLE, out)
     return out
 
 
