@@ -240,6 +240,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
             ui.wait(timeout=30)
 
 
+# --- queue export ---------------------------------------------------------
+
+QUEUE_ACTIONS = ("close_completed", "close_leaked", "expire", "reroute", "follow_up", "none")
+QUEUE_EXPORT_COLUMNS = (
+    "referral_id", "action", "reason", "days_open", "referral_status", "priority", "specialty_group",
+    "requested_specialty_code", "referring_location_id", "referring_npi", "referred_to_npi",
+    "recommended_npi", "recommended_next_free_slot_at", "is_duplicate", "outcome", "first_visit_date",
+    "first_visit_npi", "last_touch_at", "created_date", "expires_on", "as_of_date",
+)
+
+
+def export_queue(serving: Path, out: Path, actions: list[str] | None) -> dict[str, int]:
+    """Write the referral work list (one row per open referral) to CSV; return
+    the rows written per action."""
+    import duckdb
+    import pyarrow.csv as pacsv
+
+    chosen = list(actions or QUEUE_ACTIONS)
+    order = " ".join(f"when '{a}' then {i}" for i, a in enumerate(QUEUE_ACTIONS))
+    with duckdb.connect(str(serving), read_only=True) as conn:
+        table = conn.sql(
+            f"select {', '.join(QUEUE_EXPORT_COLUMNS)} from marts.referral_queue "
+            f"where list_contains(?::varchar[], action) "
+            f"order by case action {order} end, days_open desc, referral_id",
+            params=[chosen],
+        ).to_arrow_table()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(table, out)
+    counts: dict[str, int] = {}
+    for action in table.column("action").to_pylist():
+        counts[action] = counts.get(action, 0) + 1
+    return counts
+
+
+def cmd_queue_export(args: argparse.Namespace) -> int:
+    serving = serving_path(Path(args.warehouse).resolve())
+    if not serving.exists():
+        raise UsageError(f"no published warehouse at {serving}: build one first with `refloop run`")
+    counts = export_queue(serving, Path(args.out), args.action)
+    total = sum(counts.values())
+    detail = ", ".join(f"{a}: {counts[a]:,}" for a in QUEUE_ACTIONS if a in counts) or "none"
+    print(f"wrote {total:,} referrals ({detail}) to {args.out}")
+    return 0
+
+
 # --- entry point ----------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,6 +307,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", type=_var, action="append", metavar="KEY=VALUE",
                    help="dbt var, e.g. attribution_window_days=90 (repeatable)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("queue", help="the referral work list")
+    queue_sub = p.add_subparsers(dest="queue_command", required=True, metavar="SUBCOMMAND")
+    q = queue_sub.add_parser("export", help="write the work list to CSV (for coordinators or an EMR bulk update)")
+    q.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="warehouse file (its published copy is read)")
+    q.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    q.add_argument("--action", action="append", choices=QUEUE_ACTIONS,
+                   help="only these actions (repeatable; default all)")
+    q.set_defaults(func=cmd_queue_export)
 
     for name, helptext in (("dashboard", "serve the dashboards"),
                            ("demo", "generate sample extracts, build, and serve the dashboards")):

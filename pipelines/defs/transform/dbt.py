@@ -31,11 +31,14 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
                and "target" not in p.parts and "logs" not in p.parts]
     newest = max((p.stat().st_mtime for p in sources), default=0.0)
     if not manifest.exists() or manifest.stat().st_mtime < newest:
-        subprocess.run(
-            [str(DBT_EXECUTABLE), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-            check=True,
-            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        parsed = subprocess.run(
+            [str(DBT_EXECUTABLE), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_FORMAT": "text", "DBT_USE_COLORS": "false"},
         )
+        if parsed.returncode != 0:
+            raise RuntimeError(f"the dbt project in {DBT_PROJECT_DIR} does not parse:\n{parsed.stdout[-3000:]}")
     return manifest
 
 

@@ -71,12 +71,11 @@ directory_matches as (
     from evidence
     inner join providers
         on evidence.provider_npi = providers.npi
-        and providers.effective_from <= evidence.evidence_date
-        and evidence.evidence_date <= coalesce(providers.effective_to, cast('9999-12-31' as date))
+        and {{ directory_row_covers('providers', 'evidence.evidence_date') }}
 ),
 
 directory_on_date as (
-    {{ deduplicate('directory_matches', 'evidence_type, evidence_id', 'is_in_network desc, effective_from desc') }}
+    {{ deduplicate('directory_matches', 'evidence_type, evidence_id', directory_row_precedence()) }}
 ),
 
 latest_directory_row as (

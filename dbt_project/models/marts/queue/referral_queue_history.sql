@@ -1,0 +1,20 @@
+{#- One snapshot of the queue per build (appended, never rewritten), so the
+    queue's change between builds can be shown. -#}
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns') }}
+
+with
+
+queue as (
+    select * from {{ ref('referral_queue') }}
+),
+
+final as (
+    select
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as built_at,
+        as_of_date,
+        referral_id,
+        action
+    from queue
+)
+
+select * from final
