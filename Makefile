@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install demo test dagster dashboard lint lock clean
+.PHONY: install demo test browser dagster dashboard lint lock screenshots clean
 
 install: $(STAMP)
 
@@ -24,8 +24,14 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/refloop demo --dagster-port 3000
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
+
+# The browser test drives Debian's chromium (Playwright's own download is not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "The browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 dagster: install $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -m pipelines.definitions --host 127.0.0.1 --port 3000
@@ -43,6 +49,10 @@ lock:
 	.venv-lock/bin/python -m pip install --quiet -e '.[test]'
 	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^refloop' > requirements.lock
 	rm -rf .venv-lock
+
+# Refresh the README's screenshots from the browser test's run.
+screenshots: test
+	mkdir -p docs/screenshots && cp tests/artifacts/screenshots/*.png docs/screenshots/
 
 clean:
 	rm -rf $(VENV) .dagster dbt_project/target dbt_project/logs

@@ -1,11 +1,17 @@
-"""All SQL the dashboards run. Queries are parameterized (user values travel
-only as bound parameters), cached per published copy, and open a short-lived
-read-only connection to the serving file, never to the file the pipeline
-writes."""
+"""All SQL the dashboards run.
+
+Queries are parameterized: user values (filters, URL parameters) travel only
+as bound parameters; the few identifiers a user picks (a grouping dimension)
+come from a fixed whitelist. Results are cached per published copy, and each
+query opens a short-lived read-only connection to the serving file, never to
+the file the pipeline writes.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -24,7 +30,7 @@ def serving_file() -> Path:
     return Path(configured) if configured else serving_path(DEFAULT_WAREHOUSE)
 
 
-def _version(path: Path) -> float:
+def _version(path: Path) -> int:
     """Changes whenever a new copy is published (it is replaced, not edited)."""
     try:
         return path.stat().st_mtime_ns
@@ -34,15 +40,67 @@ def _version(path: Path) -> float:
         ) from None
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def _run(path: str, version: float, sql: str, params: tuple) -> pd.DataFrame:
+@st.cache_data(show_spinner=False, max_entries=512)
+def _run(path: str, version: int, sql: str, params: tuple) -> pd.DataFrame:
     with duckdb.connect(path, read_only=True) as conn:
         return conn.execute(sql, list(params)).df()
 
 
 def run(sql: str, params: tuple = ()) -> pd.DataFrame:
     path = serving_file()
-    return _run(str(path), _version(path), sql, params)
+    return _run(str(path), _version(path), sql, tuple(params))
+
+
+# --- filters ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filters:
+    """The global filters: created months from..to (first days of months),
+    and specialty groups, referring practices, payers (empty = all)."""
+
+    start: date
+    end: date
+    groups: tuple[str, ...] = field(default_factory=tuple)
+    practices: tuple[str, ...] = field(default_factory=tuple)
+    payers: tuple[str, ...] = field(default_factory=tuple)
+
+    def shifted(self, months: int) -> Filters:
+        return Filters(_add_months(self.start, months), _add_months(self.end, months),
+                       self.groups, self.practices, self.payers)
+
+    @property
+    def months(self) -> int:
+        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+# Applies to every mart with created_month, specialty_group,
+# referring_location_id and payer_id.
+WHERE_ALL = """
+    created_month between ? and ?
+    and (len(?::varchar[]) = 0 or list_contains(?::varchar[], specialty_group))
+    and (len(?::varchar[]) = 0 or list_contains(?::varchar[], referring_location_id))
+    and (len(?::varchar[]) = 0 or list_contains(?::varchar[], payer_id))
+"""
+# For marts at month x specialty group grain only.
+WHERE_MONTH_GROUP = """
+    created_month between ? and ?
+    and (len(?::varchar[]) = 0 or list_contains(?::varchar[], specialty_group))
+"""
+
+
+def all_params(f: Filters) -> tuple:
+    groups, practices, payers = list(f.groups), list(f.practices), list(f.payers)
+    return (f.start, f.end, groups, groups, practices, practices, payers, payers)
+
+
+def month_group_params(f: Filters) -> tuple:
+    groups = list(f.groups)
+    return (f.start, f.end, groups, groups)
 
 
 # --- metadata -------------------------------------------------------------
@@ -57,39 +115,238 @@ def publication() -> dict:
     return frame.iloc[0].to_dict() if len(frame) else {}
 
 
-# --- referral volume --------------------------------------------------------
+def filter_options() -> dict[str, list]:
+    frame = run("""
+        select
+            min(created_month) as first_month,
+            max(created_month) as last_month,
+            list(distinct specialty_group order by specialty_group) filter (where specialty_group is not null) as groups,
+            list(distinct referring_location_id order by referring_location_id) filter (where referring_location_id is not null) as practices,
+            list(distinct payer_id order by payer_id) filter (where payer_id is not null) as payers
+        from marts.agg_referrals_cube
+    """)
+    row = frame.iloc[0]
 
-def specialty_groups() -> list[str]:
-    frame = run("select distinct specialty_group from marts.agg_referrals_monthly order by 1")
-    return frame["specialty_group"].tolist()
+    def values(column: str) -> list:
+        return [] if row[column] is None else list(row[column])
+
+    return {
+        "first_month": row["first_month"], "last_month": row["last_month"],
+        "groups": values("groups"), "practices": values("practices"), "payers": values("payers"),
+    }
 
 
-def referral_volume(groups: tuple[str, ...]) -> pd.DataFrame:
-    """Referrals per created month and specialty group, for the chosen groups
-    (all when none are chosen)."""
+# --- referral measures ----------------------------------------------------
+
+SUM_COLUMNS = (
+    "referrals", "contacted", "scheduled", "visit_completed", "resolved", "navigated",
+    "completed_in_network", "completed_out_of_network", "scheduled_upcoming", "referral_cancelled",
+    "no_show", "appointment_cancelled", "appointment_unresolved", "unscheduled_open", "unscheduled_expired",
+    "loop_closed_in_network", "noshow_appointments", "attended_appointments",
+)
+SUMS = ",\n".join(f"sum({c})::bigint as {c}" for c in SUM_COLUMNS)
+MONEY = "sum(captured_revenue)::double as captured_revenue, sum(leaked_revenue)::double as leaked_revenue"
+DIMENSIONS = {
+    "specialty_group": "Specialty group",
+    "referring_location_id": "Referring practice",
+    "payer_id": "Payer",
+    "priority": "Priority",
+}
+
+
+def totals(f: Filters) -> dict:
+    frame = run(f"select {SUMS}, {MONEY} from marts.agg_referrals_cube where {WHERE_ALL}", all_params(f))
+    row = frame.iloc[0].to_dict()
+    return {k: (0 if v is None or pd.isna(v) else v) if k in SUM_COLUMNS else v for k, v in row.items()}
+
+
+def median_days_to_visit(f: Filters) -> tuple[float | None, int]:
+    frame = run(
+        f"select quantile_cont(days_to_visit, 0.5) as median, count(days_to_visit) as n "
+        f"from marts.fct_referrals where {WHERE_ALL}", all_params(f))
+    row = frame.iloc[0]
+    return None if pd.isna(row["median"]) else float(row["median"]), int(row["n"])
+
+
+def monthly(f: Filters) -> pd.DataFrame:
+    return run(
+        f"select created_month, {SUMS}, {MONEY} from marts.agg_referrals_cube where {WHERE_ALL} "
+        "group by created_month order by created_month", all_params(f))
+
+
+def by_dimension(f: Filters, dimension: str) -> pd.DataFrame:
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    return run(
+        f"select coalesce({dimension}, '(not given)') as {dimension}, {SUMS}, {MONEY} "
+        f"from marts.agg_referrals_cube where {WHERE_ALL} group by 1 order by referrals desc", all_params(f))
+
+
+def group_outcomes(f: Filters) -> pd.DataFrame:
+    return run(
+        f"select specialty_group, {SUMS} from marts.agg_referrals_cube where {WHERE_ALL} "
+        "group by specialty_group order by referrals desc", all_params(f))
+
+
+def leakage_destinations(f: Filters, limit: int = 25) -> pd.DataFrame:
+    return run(
+        f"""
+        select provider_npi, coalesce(organization_id, '(not in directory)') as organization_id,
+               sum(leaked_referrals)::bigint as leaked_referrals, sum(leaked_revenue)::double as leaked_revenue
+        from marts.agg_leakage_destinations
+        where {WHERE_MONTH_GROUP}
+        group by 1, 2
+        order by leaked_revenue desc nulls last, leaked_referrals desc
+        limit ?
+        """, (*month_group_params(f), limit))
+
+
+# --- turnaround -----------------------------------------------------------
+
+STEPS = {"first_contact": "first contact", "schedule": "booking", "visit": "visit", "report": "consult report"}
+
+
+def turnaround(f: Filters, by: str) -> pd.DataFrame:
+    """p50/p90 of days to each step, per specialty group or per month,
+    computed on fct_referrals so any filter applies."""
+    if by not in ("specialty_group", "created_month"):
+        raise ValueError(by)
+    measures = ",\n".join(
+        f"count(days_to_{s})::bigint as n_{s}, "
+        f"round(quantile_cont(days_to_{s}, 0.5), 2) as median_days_to_{s}, "
+        f"round(quantile_cont(days_to_{s}, 0.9), 2) as p90_days_to_{s}"
+        for s in STEPS
+    )
+    return run(f"select {by}, {measures} from marts.fct_referrals where {WHERE_ALL} group by 1 order by 1", all_params(f))
+
+
+def days_to_visit_distribution(f: Filters, cap: int = 180) -> pd.DataFrame:
+    return run(
+        f"""
+        select least(greatest(days_to_visit, 0), ?) as days_to_visit, count(*)::bigint as referrals
+        from marts.fct_referrals
+        where days_to_visit is not null and {WHERE_ALL}
+        group by 1 order by 1
+        """, (cap, *all_params(f)))
+
+
+def time_to_visit_curve(groups: tuple[str, ...]) -> pd.DataFrame:
+    chosen = list(groups) or ["(all)"]
     return run(
         """
-        select created_month, specialty_group, referrals
-        from marts.agg_referrals_monthly
-        where len(?::varchar[]) = 0 or list_contains(?::varchar[], specialty_group)
-        order by created_month, specialty_group
+        select specialty_group, days_since_referral, share_seen, at_risk
+        from marts.agg_time_to_visit_curve
+        where list_contains(?::varchar[], specialty_group)
+        order by specialty_group, days_since_referral
+        """, (chosen,))
+
+
+def share_seen_within(groups: tuple[str, ...], days: tuple[int, ...] = (14, 30, 60)) -> pd.DataFrame:
+    chosen = list(groups) or ["(all)"]
+    return run(
+        """
+        with wanted as (select unnest(?::integer[]) as within_days),
+        curve as (
+            select * from marts.agg_time_to_visit_curve where list_contains(?::varchar[], specialty_group)
+        )
+        select curve.specialty_group, wanted.within_days,
+               coalesce(max_by(curve.share_seen, curve.days_since_referral), 0) as share_seen
+        from wanted
+        join curve on curve.days_since_referral <= wanted.within_days
+        group by 1, 2 order by 1, 2
+        """, (list(days), chosen))
+
+
+# --- program --------------------------------------------------------------
+
+def program_return() -> pd.DataFrame:
+    return run("select * from marts.agg_program_return order by created_year nulls last")
+
+
+def uplift_by_group() -> pd.DataFrame:
+    return run("select * from marts.agg_program_uplift_by_group where created_year is null order by navigated_referrals desc")
+
+
+def channel_costs() -> pd.DataFrame:
+    return run("select channel, cost_per_touch::double as cost_per_touch, is_overridden from marts.dim_channel_costs order by channel")
+
+
+def what_if(group: str, extra_share: float) -> dict:
+    """If navigation reached `extra_share` (0-1) more of the group's referrals
+    (at most all of its non-navigated ones): extra navigated referrals,
+    completions, revenue and engagement cost, from the group's measured
+    uplift, average revenue and cost per navigated referral (all years)."""
+    frame = run(
+        """
+        with chosen as (
+            select * from marts.agg_program_uplift_by_group where created_year is null and specialty_group = ?
+        ),
+        extra as (
+            select *, least(round(? * referrals), non_navigated_referrals) as extra_navigated from chosen
+        )
+        select specialty_group, referrals, navigated_referrals, uplift, average_revenue, engagement_cost_per_navigated,
+               extra_navigated,
+               extra_navigated * uplift as extra_completions,
+               extra_navigated * uplift * average_revenue as extra_revenue,
+               extra_navigated * engagement_cost_per_navigated as extra_engagement_cost
+        from extra
+        """, (group, extra_share))
+    return frame.iloc[0].to_dict() if len(frame) else {}
+
+
+# --- CMS50 ----------------------------------------------------------------
+
+def cms50() -> pd.DataFrame:
+    return run("select * from marts.cms50_referral_loop order by measurement_year")
+
+
+# --- referral queue (coordinators) -------------------------------------------
+
+QUEUE_ACTIONS = ("close_completed", "close_leaked", "expire", "reroute", "follow_up", "none")
+
+
+def queue(actions: tuple[str, ...], groups: tuple[str, ...], practices: tuple[str, ...],
+          min_days: int, max_days: int, limit: int = 5000) -> pd.DataFrame:
+    return run(
+        """
+        select referral_id, action, reason, days_open, specialty_group, referring_location_id, priority,
+               referred_to_npi, recommended_npi, recommended_next_free_slot_at, is_duplicate, outcome,
+               created_date, expires_on, last_touch_at
+        from marts.referral_queue
+        where (len(?::varchar[]) = 0 or list_contains(?::varchar[], action))
+          and (len(?::varchar[]) = 0 or list_contains(?::varchar[], specialty_group))
+          and (len(?::varchar[]) = 0 or list_contains(?::varchar[], referring_location_id))
+          and days_open between ? and ?
+        order by case action when 'close_completed' then 0 when 'close_leaked' then 1 when 'expire' then 2
+                 when 'reroute' then 3 when 'follow_up' then 4 else 5 end, days_open desc, referral_id
+        limit ?
         """,
-        (list(groups), list(groups)),
-    )
+        (list(actions), list(actions), list(groups), list(groups), list(practices), list(practices),
+         min_days, max_days, limit))
 
 
-# --- loads ----------------------------------------------------------------
+def queue_volume() -> pd.DataFrame:
+    return run("""
+        select action, age_band_order, age_band, sum(referrals)::bigint as referrals
+        from marts.agg_referral_queue group by 1, 2, 3 order by 2, 1""")
+
+
+def queue_changes() -> pd.DataFrame:
+    return run("select * from marts.agg_referral_queue_changes order by action, change")
+
+
+# --- loads ------------------------------------------------------------------
 
 def load_totals() -> pd.DataFrame:
     return run(
         """
         select
             entity,
-            count(*) as files,
-            count(*) filter (where file_status = 'rejected') as files_rejected,
-            sum(rows_read) as rows_read,
-            sum(rows_loaded) as rows_loaded,
-            sum(rows_rejected) as rows_rejected
+            count(*)::bigint as files,
+            count(*) filter (where file_status = 'rejected')::bigint as files_rejected,
+            sum(rows_read)::bigint as rows_read,
+            sum(rows_loaded)::bigint as rows_loaded,
+            sum(rows_rejected)::bigint as rows_rejected
         from marts.fct_extract_files
         group by entity
         order by entity

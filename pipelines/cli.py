@@ -185,21 +185,24 @@ def dashboard_command(warehouse: Path, host: str, port: int) -> list[str]:
     return [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
         "--server.address", host, "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]
 
 
-def serve_dashboard(warehouse: Path, host: str, port: int) -> int:
+def serve_dashboard(warehouse: Path, host: str, port: int, coordinator_access: bool = False) -> int:
     serving = serving_path(warehouse.resolve())
     if not serving.exists():
         raise UsageError(f"no published warehouse at {serving}: build one first with `refloop run`")
     env = {**os.environ, "REFLOOP_SERVING": str(serving)}
+    if coordinator_access:
+        env["REFLOOP_COORDINATOR_ACCESS"] = "1"
+        print("coordinator access: the patient-level referral queue page is on")
     print(f"dashboards: http://{host}:{port}  (reading {serving}; Ctrl+C to stop)")
     return subprocess.call(dashboard_command(warehouse, host, port), env=env)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    return serve_dashboard(Path(args.warehouse), args.host, args.port)
+    return serve_dashboard(Path(args.warehouse), args.host, args.port, args.coordinator_access)
 
 
 def start_dagster_ui(extracts: Path, warehouse: Path, port: int) -> subprocess.Popen:
@@ -233,7 +236,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ui = start_dagster_ui(landing, Path(args.warehouse), args.dagster_port)
         print(f"dagster UI: http://127.0.0.1:{args.dagster_port}  (asset graph, runs, dbt tests as checks)")
     try:
-        return serve_dashboard(Path(args.warehouse), args.host, args.port)
+        return serve_dashboard(Path(args.warehouse), args.host, args.port, args.coordinator_access)
     finally:
         if ui is not None:
             ui.terminate()
@@ -323,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="warehouse file")
         p.add_argument("--host", default="127.0.0.1", help="address to bind (default localhost only)")
         p.add_argument("--port", type=int, default=DEFAULT_PORT)
+        p.add_argument("--coordinator-access", action="store_true",
+                       help="show the patient-level referral queue page (care coordinators only)")
         if name == "demo":
             p.add_argument("--referrals", type=_positive, default=20_000)
             p.add_argument("--seed", type=int, default=7)

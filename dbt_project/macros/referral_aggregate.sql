@@ -31,8 +31,11 @@ counted as (
         {%- for outcome in referral_outcomes() %}
         count(case when outcome = '{{ outcome }}' then 1 end) as {{ outcome }},
         {%- endfor %}
+        count(case when first_contact_at is not null or is_scheduled then 1 end) as contacted,
         count(case when is_scheduled then 1 end) as scheduled,
+        count(case when outcome in ('completed_in_network', 'completed_out_of_network') then 1 end) as visit_completed,
         count(case when is_resolved then 1 end) as resolved,
+        count(case when is_navigated then 1 end) as navigated,
         sum(case when is_completed_in_network then cast(is_loop_closed as integer) end) as loop_closed_in_network,
         sum(noshow_appointments) as noshow_appointments,
         sum(attended_appointments) as attended_appointments,
@@ -60,8 +63,11 @@ final as (
         {%- for outcome in referral_outcomes() %}
         cast(counted.{{ outcome }} as integer) as {{ outcome }},
         {%- endfor %}
+        cast(counted.contacted as integer) as contacted,
         cast(counted.scheduled as integer) as scheduled,
+        cast(counted.visit_completed as integer) as visit_completed,
         cast(counted.resolved as integer) as resolved,
+        cast(counted.navigated as integer) as navigated,
         cast(counted.loop_closed_in_network as integer) as loop_closed_in_network,
         cast(counted.noshow_appointments as integer) as noshow_appointments,
         cast(counted.attended_appointments as integer) as attended_appointments,

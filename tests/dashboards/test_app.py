@@ -1,4 +1,6 @@
-"""The dashboards render from the published copy (Streamlit AppTest)."""
+"""Every dashboard page renders from the published copy; filters and URL
+parameters change the numbers; small cells are suppressed; the patient-level
+queue needs coordinator access (Streamlit AppTest)."""
 
 from __future__ import annotations
 
@@ -8,42 +10,127 @@ from streamlit.testing.v1 import AppTest
 from pipelines.paths import ROOT
 
 APP = str(ROOT / "dashboards" / "app.py")
+PAGES = ["overview", "leakage", "turnaround", "program", "cms50", "quality"]
+LAST_12 = "created_month between date '2025-12-01' and date '2026-11-01'"
 
 
 @pytest.fixture
-def app(built_warehouse, monkeypatch) -> AppTest:
+def app(built_warehouse, monkeypatch):
     monkeypatch.setenv("REFLOOP_SERVING", str(built_warehouse.serving))
-    return AppTest.from_file(APP, default_timeout=60)
+    monkeypatch.delenv("REFLOOP_COORDINATOR_ACCESS", raising=False)
+    monkeypatch.delenv("REFLOOP_SUPPRESS_SMALL_CELLS", raising=False)
+
+    def open_page(page: str = "overview", **query) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=90)
+        for key, value in query.items():
+            at.query_params[key] = value
+        at.run()
+        if page != "overview":
+            at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    return open_page
 
 
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def test_volume_page_shows_eligible_referrals(app, built_warehouse):
-    app.run()
-    assert not app.exception
-    eligible = built_warehouse.scalar("select count(*) from intermediate.int_referrals_eligible")
-    assert metrics(app)["Eligible referrals"] == f"{eligible:,}"
-    assert "As of" in app.caption[0].value
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_and_says_what_it_shows(app, page):
+    at = app(page)
+    assert at.title[0].value
+    captions = " ".join(c.value for c in at.caption)
+    assert "As of **2026-11-30**" in captions
+    assert "attribution window 180 days" in captions
+    assert "suppressed" in captions
+    assert len(at.get("download_button")) >= 1
 
 
-def test_specialty_filter_changes_the_numbers(app, built_warehouse):
-    app.run()
-    app.multiselect[0].select("cardiology").run()
+def test_overview_numbers_match_the_marts(app, built_warehouse):
+    shown = metrics(app())
+    referrals, scheduled, completed = built_warehouse.query(
+        f"select count(*), count(*) filter (where is_scheduled), count(*) filter (where is_completed_in_network) "
+        f"from marts.fct_referrals where {LAST_12}")[0]
+    assert shown["Referrals"] == f"{referrals:,}"
+    assert shown["Conversion"] == f"{scheduled / referrals:.1%}"
+    assert shown["Completion"] == f"{completed / referrals:.1%}"
+
+
+def test_sidebar_filter_changes_the_numbers(app, built_warehouse):
+    at = app()
+    at.multiselect(key="f_groups").select("cardiology").run()
     cardiology = built_warehouse.scalar(
-        "select count(*) from intermediate.int_referrals_eligible where specialty_group = 'cardiology'")
-    assert metrics(app)["Eligible referrals"] == f"{cardiology:,}"
+        f"select count(*) from marts.fct_referrals where {LAST_12} and specialty_group = 'cardiology'")
+    assert metrics(at)["Referrals"] == f"{cardiology:,}"
+    assert at.query_params["group"] in ("cardiology", ["cardiology"])  # kept in the URL
 
 
-def test_loads_page_shows_the_load_summary(app, built_warehouse):
-    app.run()
-    app.switch_page("app_pages/loads.py").run()
-    assert not app.exception
-    files, loaded = built_warehouse.query("select count(*), sum(rows_loaded) from raw._manifest")[0]
-    shown = metrics(app)
-    assert shown["Files"] == f"{files:,}" and shown["Rows loaded"] == f"{int(loaded):,}"
-    assert shown["Rows rejected"] == "0"
+def test_url_parameters_set_the_filters(app, built_warehouse):
+    at = app(**{"from": "2026-01", "to": "2026-03", "payer": "MCAID"})
+    expected = built_warehouse.scalar("""
+        select count(*) from marts.fct_referrals
+        where created_month between date '2026-01-01' and date '2026-03-01' and payer_id = 'MCAID'""")
+    assert metrics(at)["Referrals"] == f"{expected:,}"
+    # a value that is not an option is ignored, never passed on
+    at = app(payer="x' or 1=1 --")
+    assert at.multiselect(key="f_payers").value == []
+
+
+def small_cell(built_warehouse) -> tuple[str, str, int]:
+    """A specialty group and practice with 1 to 10 referrals in the last 12 months."""
+    rows = built_warehouse.query(f"""
+        select specialty_group, referring_location_id, count(*) from marts.fct_referrals
+        where {LAST_12} group by all having count(*) between 3 and 10 order by 3 desc, 1, 2 limit 1""")
+    assert rows, "the generated data has small cells"
+    return rows[0]
+
+
+def test_small_counts_are_suppressed_by_default(app, built_warehouse, monkeypatch):
+    group, practice, referrals = small_cell(built_warehouse)
+    at = app()
+    at.multiselect(key="f_groups").select(group)
+    at.multiselect(key="f_practices").select(practice).run()
+    shown = metrics(at)
+    assert shown["Referrals"] == "–" and shown["Conversion"] == "–" and shown["Leaked revenue"] == "–"
+    # the CSV download of the monthly table carries no count from 1 to 10
+    at.switch_page("app_pages/leakage.py").run()
+    table = at.dataframe[0].value
+    counts = table["referrals"].dropna()
+    assert not counts.between(1, 10).any()
+
+    monkeypatch.setenv("REFLOOP_SUPPRESS_SMALL_CELLS", "0")
+    at = app()
+    at.multiselect(key="f_groups").select(group)
+    at.multiselect(key="f_practices").select(practice).run()
+    assert metrics(at)["Referrals"] == str(referrals)
+
+
+def test_queue_page_needs_coordinator_access(app, built_warehouse, monkeypatch):
+    at = app()
+    # without access the page is not registered at all: no link, no URL
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/queue.py")
+
+    monkeypatch.setenv("REFLOOP_COORDINATOR_ACCESS", "1")
+    at = app("queue")
+    rows = at.dataframe[0].value
+    expected = built_warehouse.scalar("select count(*) from marts.referral_queue where action != 'none'")
+    assert len(rows) == min(expected, 5000)
+    assert {"referral_id", "action", "reason", "recommended_npi"} <= set(rows.columns)
+    assert "patient_key" not in rows.columns
+
+
+def test_program_page_shows_assumptions_and_the_observational_label(app):
+    at = app("program")
+    assert "Observational comparison" in at.warning[0].value
+    assert "Fixed program cost" in " ".join(m.value for m in at.markdown)
+    costs = at.dataframe[-1].value
+    assert set(costs["channel"]) == {"sms", "email", "ivr", "phone", "portal"}
+    before = metrics(at)["Extra navigated referrals"]
+    at.slider(key="whatif_share").set_value(30).run()
+    assert metrics(at)["Extra navigated referrals"] != before
 
 
 def test_missing_warehouse_says_how_to_build_one(monkeypatch, tmp_path):

@@ -1,29 +1,26 @@
 {#- The funnel per created month and specialty group: referred -> contacted
     -> scheduled -> visit completed -> loop closed, with how many dropped off
-    at each stage. Stages are nested sets:
+    at each stage. Stages are nested sets, counted in referral_aggregate:
     - contacted: an outreach touch, or a booking (booking implies contact);
     - scheduled: `is_scheduled`;
     - visit completed: outcome completed in or out of network;
     - loop closed: completed in network with a consult report received. -#}
 with
 
-referrals as (
-    select * from {{ ref('fct_referrals') }}
+monthly as (
+    select * from {{ ref('agg_referrals_monthly') }}
 ),
 
 stages as (
     select
         created_month,
         specialty_group,
-        count(*) as referred,
-        count(case when first_contact_at is not null or is_scheduled then 1 end) as contacted,
-        count(case when is_scheduled then 1 end) as scheduled,
-        count(case when outcome in ('completed_in_network', 'completed_out_of_network') then 1 end) as visit_completed,
-        count(case when is_completed_in_network and is_loop_closed then 1 end) as loop_closed
-    from referrals
-    group by
-        created_month,
-        specialty_group
+        referrals as referred,
+        contacted,
+        scheduled,
+        visit_completed,
+        coalesce(loop_closed_in_network, 0) as loop_closed
+    from monthly
 ),
 
 long as (

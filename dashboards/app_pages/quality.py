@@ -3,7 +3,7 @@ import streamlit as st
 from dashboards import queries
 from dashboards.components.frame import as_of_caption, download
 
-st.title("Data loads")
+st.title("Data quality")
 as_of_caption()
 st.write("Every extract file the warehouse has read: rows read = rows loaded + rows rejected, per file.")
 

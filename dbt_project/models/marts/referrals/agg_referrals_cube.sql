@@ -1,0 +1,5 @@
+{#- The counts, rates and money of agg_referrals_monthly at the finest grain
+    the dashboards filter on: created month x specialty group x referring
+    practice x payer x priority. Sum the count columns over any filter and
+    recompute rates from them. -#}
+{{ referral_aggregate(['created_month', 'specialty_group', 'referring_location_id', 'payer_id', 'priority']) }}
