@@ -20,7 +20,7 @@ final as (
         appointments.appointment_id,
         evidence.attributed_referral_id as referral_id,
         evidence.attribution_method,
-        substr({{ keyed_hash('appointments.patient_id', 'warehouse_key.secret') }}, 1, 32) as patient_key,
+        {{ patient_key('appointments.patient_id', 'warehouse_key.secret') }} as patient_key,
         appointments.provider_npi,
         evidence.specialty_group,
         appointments.status,

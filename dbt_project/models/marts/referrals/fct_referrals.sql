@@ -37,7 +37,7 @@ parameters as (
 joined as (
     select
         referrals.referral_id,
-        substr({{ keyed_hash('referrals.patient_id', 'warehouse_key.secret') }}, 1, 32) as patient_key,
+        {{ patient_key('referrals.patient_id', 'warehouse_key.secret') }} as patient_key,
         referrals.requested_specialty_code,
         referrals.specialty_group,
         referrals.referring_npi,
