@@ -48,7 +48,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     options = GenerateOptions(
         referrals=args.referrals, months=args.months, seed=args.seed,
-        end_date=args.end_date or DEFAULT_END_DATE,
+        end_date=args.end_date or DEFAULT_END_DATE, dirty=args.dirty,
     )
     started = time.perf_counter()
     print(f"generating {options.referrals:,} referrals over {options.months} months "
@@ -56,6 +56,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     counts = generate_to(options, Path(args.out))
     for entity, rows in counts.items():
         print(f"  {entity:<16} {rows:>12,} rows")
+    if options.dirty:
+        print(f"  seeded defects: {options.dirty} level (docs/data-quality.md lists them)")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 
@@ -72,6 +74,7 @@ class RunSummary:
     tests_passed: int = 0
     tests_failed: int = 0
     tests_warned: int = 0
+    checks: dict[str, int] = field(default_factory=lambda: {"passed": 0, "warned": 0, "failed": 0})
     published: bool = False
     failures: list[str] = field(default_factory=list)
 
@@ -82,8 +85,10 @@ class RunSummary:
             f"rows loaded:    {self.rows_loaded:,}",
             f"rows rejected:  {self.rows_rejected:,}",
             f"models built:   {self.models_built}",
-            f"tests:          {self.tests_passed} passed, {self.tests_failed} failed"
+            f"dbt tests:      {self.tests_passed} passed, {self.tests_failed} failed"
             + (f", {self.tests_warned} warned" if self.tests_warned else ""),
+            f"quality checks: {self.checks['passed']} passed, {self.checks['failed']} failed, "
+            f"{self.checks['warned']} warned (refloop quality --warehouse ... lists them)",
             f"published:      {'yes' if self.published else 'no (the previous copy keeps serving)'}",
         ]
 
@@ -143,8 +148,17 @@ def run_pipeline(
                 summary.published = True
             elif key.path[0] in ("staging", "intermediate", "marts"):
                 summary.models_built += 1
+        from pipelines.defs.quality.assets import LANDED_CHECKS, MART_CHECKS
+
+        suite_checks = {c.name for c in LANDED_CHECKS + MART_CHECKS}
         for evaluation in result.get_asset_check_evaluations():
-            if evaluation.passed:
+            if evaluation.check_name in suite_checks:
+                outcome = "passed" if evaluation.passed else (
+                    "warned" if evaluation.severity.value == "WARN" else "failed")
+                summary.checks[outcome] += 1
+                if outcome == "failed":
+                    summary.failures.append(f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}")
+            elif evaluation.passed:
                 summary.tests_passed += 1
             elif evaluation.severity.value == "WARN":
                 summary.tests_warned += 1
@@ -288,6 +302,59 @@ def cmd_queue_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- quality --------------------------------------------------------------
+
+def _quality_line(row: dict) -> str:
+    status = (row["severity"] or "pass").upper()
+    observed = row["observed_value"]
+    if observed is None:
+        shown = "-"
+    elif row["family"] == "freshness":
+        shown = f"{observed:g} h"
+    elif row["failing_rows"] is not None and row["rows_checked"] and row["family"] != "dbt_test":
+        shown = f"{row['failing_rows']:,} rows ({observed:.2%})" if observed < 1 or row["failing_rows"] > 1 else f"{observed:g}"
+    else:
+        shown = f"{observed:g}"
+    line = f"{status:<5} {row['stage']:<7} {row['table_name']:<34} {row['check_name']:<52} {shown:<22} {row['threshold'] or ''}"
+    if row["severity"] and row["failing_sample"]:
+        line += "\n        e.g. " + "\n             ".join(row["failing_sample"][:3])
+    if row["message"] and row["severity"]:
+        line += f"\n        {row['message'][:300]}"
+    return line
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from pipelines.defs.quality.store import latest_results, quality_path
+
+    warehouse = Path(args.warehouse).resolve()
+    if args.html:
+        from pipelines.defs.quality.checks import landed_checks, mart_checks
+        from pipelines.defs.quality.suites import existing_tables, run_checks
+
+        if not warehouse.exists():
+            raise UsageError(f"no warehouse at {warehouse}: build one first with `refloop run`")
+        print(f"validating {warehouse} and writing Great Expectations Data Docs to {args.html} ...")
+        present = existing_tables(warehouse)
+        checks = [c for c in landed_checks() + mart_checks() if c.table in present]
+        run_checks(warehouse, checks, data_docs=Path(args.html).resolve(), read_only=True)
+        index = next(Path(args.html).resolve().rglob("data_docs/local_site/index.html"), None)
+        print(f"Data Docs: {index or args.html}")
+    quality = quality_path(warehouse)
+    if not quality.exists():
+        raise UsageError(f"no quality results at {quality}: run the pipeline first (`refloop run`)")
+    rows = latest_results(quality)
+    errors = [r for r in rows if r["severity"] == "error"]
+    warnings = [r for r in rows if r["severity"] == "warn"]
+    shown = rows if args.all else errors + warnings
+    print(f"{'STATUS':<5} {'STAGE':<7} {'TABLE':<34} {'CHECK':<52} {'OBSERVED':<22} THRESHOLD")
+    for row in shown:
+        print(_quality_line(row))
+    newest = max((r["checked_at"] for r in rows), default=None)
+    print(f"\n{len(rows)} checks (newest result {newest:%Y-%m-%d %H:%M}): {len(errors)} errors, "
+          f"{len(warnings)} warnings, {len(rows) - len(errors) - len(warnings)} passed" if newest else "no checks yet")
+    return 1 if errors else 0
+
+
 # --- entry point ----------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -301,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same files")
     p.add_argument("--months", type=_positive, default=24, help="months of history (default 24)")
     p.add_argument("--end-date", type=_date, help="last day of the extracts (default 2026-11-30)")
+    p.add_argument("--dirty", nargs="?", const="warn", choices=("warn", "error"),
+                   help="seed data defects the quality checks must catch: 'warn' (default) stays under "
+                        "error thresholds; 'error' adds one that stops the build (docs/data-quality.md)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("run", help="ingest an extracts folder and build the warehouse")
@@ -319,6 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--action", action="append", choices=QUEUE_ACTIONS,
                    help="only these actions (repeatable; default all)")
     q.set_defaults(func=cmd_queue_export)
+
+    p = sub.add_parser("quality", help="data-quality results of the latest run (exit 1 on any error)")
+    p.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="warehouse file (its quality copy is read)")
+    p.add_argument("--all", action="store_true", help="list passing checks too")
+    p.add_argument("--html", type=Path, metavar="DIR",
+                   help="re-validate the warehouse and write Great Expectations Data Docs to DIR")
+    p.set_defaults(func=cmd_quality)
 
     for name, helptext in (("dashboard", "serve the dashboards"),
                            ("demo", "generate sample extracts, build, and serve the dashboards")):

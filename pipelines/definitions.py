@@ -9,6 +9,7 @@ from dagster_dbt import DbtCliResource
 
 from pipelines.defs.ingest.assets import landed_extracts
 from pipelines.defs.publish.assets import published_warehouse
+from pipelines.defs.quality.assets import landed_quality_checks, mart_quality_checks
 from pipelines.defs.transform.dbt import DBT_EXECUTABLE, dbt_project, refloop_dbt
 from pipelines.paths import DEFAULT_EXTRACTS, DEFAULT_WAREHOUSE
 from pipelines.resources import ExtractsResource, WarehouseResource
@@ -28,6 +29,7 @@ build_job = define_asset_job(
 
 defs = Definitions(
     assets=[landed_extracts, refloop_dbt, published_warehouse],
+    asset_checks=[landed_quality_checks, mart_quality_checks],
     jobs=[build_job],
     resources={
         "warehouse": WarehouseResource(path=_setting("REFLOOP_WAREHOUSE", DEFAULT_WAREHOUSE)),

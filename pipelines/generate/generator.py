@@ -85,6 +85,7 @@ class GenerateOptions:
     months: int = 24
     seed: int = 7
     end_date: date = DEFAULT_END_DATE
+    dirty: str | None = None      # None, "warn" or "error": seed defects (pipelines/generate/dirty.py)
 
 
 def _specialties() -> pl.DataFrame:
@@ -653,6 +654,10 @@ def _write(frame: pl.DataFrame, path: Path, entity: str) -> Path:
 
 def generate_to(options: GenerateOptions, out: Path) -> dict[str, int]:
     frames = generate(options)
+    if options.dirty:
+        from pipelines.generate.dirty import make_dirty
+
+        frames = make_dirty(frames, options.dirty, options.end_date, options.seed)
     write_extracts(frames, out, options.end_date)
     return {entity: frame.height for entity, frame in frames.items()}
 

@@ -15,6 +15,7 @@ from dagster import AssetExecutionContext, AssetKey, Config
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
+from pipelines.defs.quality.store import dbt_test_rows, publish_quality, write_dbt_results
 from pipelines.paths import DBT_PROJECT_DIR
 from pipelines.resources import WarehouseResource
 
@@ -92,7 +93,16 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
     if config.vars:
         args += ["--vars", json.dumps(dbt_vars(config.vars))]
     context.log.info(f"[dbt] {' '.join(args)}")
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    try:
+        yield from invocation.stream()
+    finally:
+        # Test results go to the quality schema whether the build passed or not.
+        rows = dbt_test_rows(invocation.target_path / "run_results.json", invocation.target_path / "manifest.json",
+                             context.run.run_id)
+        with warehouse.connect() as conn:
+            write_dbt_results(conn, rows)
+        publish_quality(warehouse.file)
 
 
 def mart_asset_keys(manifest_path: Path) -> list[AssetKey]:

@@ -1,0 +1,292 @@
+"""Run the checks as Great Expectations suites inside DuckDB.
+
+Each table gets one suite, validated through GX's SQL datasource (SQLAlchemy
+with duckdb-engine), so every metric is a query DuckDB runs: no table is
+pulled into pandas. Results come back as `CheckResult`s.
+
+Two things GX 1.x does not do for DuckDB out of the box, handled here:
+- it fetches query results after returning the connection to the pool,
+  which DuckDB empties (great_expectations#11579): we register DuckDB among
+  the dialects GX keeps one persisted connection for;
+- its table assets drop the schema when reading column types: connections
+  get a `search_path` over the warehouse schemas instead, and assets are
+  named by table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from pipelines.defs.quality.checks import ERROR, FRESHNESS, Check
+
+SAMPLE_SIZE = 5
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CheckResult:
+    check: Check
+    passed: bool
+    severity: str | None        # error | warn when it failed, else None
+    observed_value: float | None
+    failing_rows: int | None
+    rows_checked: int | None
+    sample: list[str]
+    message: str = ""
+
+    @property
+    def blocks(self) -> bool:
+        return self.severity == ERROR and self.check.blocking
+
+
+class _DuckDBDialect:
+    """Stands in GX's list of dialects that keep one connection per engine."""
+
+    value = "duckdb"
+
+    def __eq__(self, other: object) -> bool:
+        return str(getattr(other, "value", other)).lower() == "duckdb"
+
+    def __hash__(self) -> int:
+        return hash("duckdb")
+
+
+def _patch_great_expectations() -> None:
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as engine_module
+
+    persisted = engine_module._PERSISTED_CONNECTION_DIALECTS
+    if not any(d == "duckdb" for d in persisted):
+        engine_module._PERSISTED_CONNECTION_DIALECTS = (*persisted, _DuckDBDialect())
+
+
+@contextmanager
+def _search_path(schemas: Sequence[str]) -> Iterator[None]:
+    """Every DuckDB connection SQLAlchemy opens meanwhile resolves bare table names in our schemas."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import Pool
+
+    def on_connect(dbapi_connection, _record) -> None:
+        if type(dbapi_connection).__module__.startswith("duckdb_engine"):
+            dbapi_connection.execute(f"set search_path = '{','.join(schemas)}'")
+
+    sa.event.listen(Pool, "connect", on_connect)
+    try:
+        yield
+    finally:
+        sa.event.remove(Pool, "connect", on_connect)
+
+
+def _now() -> datetime:
+    return datetime.now()
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, Decimal | float):
+        return f"{float(value):g}"
+    return str(value)
+
+
+def _sample_from_rows(rows: Sequence[dict], keys: Sequence[str]) -> list[str]:
+    keys = list(dict.fromkeys(keys))
+    out = []
+    for row in rows[:SAMPLE_SIZE]:
+        shown = [f"{k}={_plain(row.get(k))}" for k in keys if k in row]
+        out.append(", ".join(shown))
+    return out
+
+
+def _sample_from_index(result: dict, keys: Sequence[str]) -> list[str]:
+    rows = result.get("partial_unexpected_index_list") or []
+    return _sample_from_rows([r for r in rows if isinstance(r, dict)], keys)
+
+
+def _expectation(check: Check):
+    import great_expectations.expectations as gxe
+
+    if check.sql is not None:
+        return gxe.UnexpectedRowsExpectation(unexpected_rows_query=check.sql, description=check.name)
+    name, kwargs = check.expectation
+    if check.family == FRESHNESS:
+        kwargs = {**kwargs, "min_value": _now() - timedelta(hours=check.warn_above or 0)}
+    if check.per_row and check.warn_above and "column" in kwargs:
+        # GX's own verdict (and its Data Docs) matches ours: fails above the warning threshold.
+        kwargs = {**kwargs, "mostly": 1 - check.warn_above}
+    return getattr(gxe, name)(**kwargs, description=check.name)
+
+
+def _index_columns(table_checks: Sequence[Check]) -> list[str]:
+    """Columns that name a failing row in this table's suite: those every
+    row-level expectation of the table lists among its sample keys."""
+    keyed = [c.sample_keys for c in table_checks if c.expectation and c.per_row and c.sample_keys]
+    if not keyed:
+        return []
+    common = set.intersection(*(set(k) for k in keyed))
+    return [k for k in keyed[0] if k in common]
+
+
+def _to_result(check: Check, validation, row_count: int) -> CheckResult:
+    result = dict(validation.result or {})
+    if validation.exception_info and not validation.success:
+        infos = validation.exception_info
+        messages = [v.get("exception_message") for v in infos.values() if isinstance(v, dict)] \
+            if not isinstance(infos.get("raised_exception"), bool) else [infos.get("exception_message")]
+        message = "; ".join(m for m in messages if m) or "the check could not run"
+        if any(isinstance(v, dict) and v.get("raised_exception") for v in infos.values()) \
+                or infos.get("raised_exception"):
+            return CheckResult(check, False, ERROR, None, None, row_count, [], f"check failed to run: {message[:500]}")
+    if check.sql is not None:
+        failing = int(result.get("observed_value") or 0)
+        rows = (result.get("details") or {}).get("unexpected_rows") or []
+        sample = _sample_from_rows([dict(r) for r in rows], check.sample_keys)
+        observed = failing / row_count if check.per_row and row_count else float(failing)
+    elif check.per_row and "unexpected_count" in result:
+        failing = int(result.get("unexpected_count") or 0)
+        checked = int(result.get("element_count") or row_count)
+        observed = failing / checked if checked else 0.0
+        sample = _sample_from_index(result, check.sample_keys)
+        if not sample and failing and result.get("partial_unexpected_list"):
+            sample = [_plain(v) for v in result["partial_unexpected_list"][:SAMPLE_SIZE]]
+    elif check.family == FRESHNESS:
+        newest = result.get("observed_value")
+        if newest is None:
+            return CheckResult(check, True, None, None, None, row_count, [], "no file of this entity loaded yet")
+        newest = datetime.fromisoformat(str(newest)) if not isinstance(newest, datetime) else newest
+        hours = round((_now() - newest).total_seconds() / 3600, 1)
+        severity = check.severity_of(hours)
+        return CheckResult(check, severity is None, severity, hours, None, row_count,
+                           [f"newest load {newest:%Y-%m-%d %H:%M}"])
+    else:
+        failing = 0 if validation.success else 1
+        observed = float(failing)
+        sample = []
+        if not validation.success:
+            details = result.get("details") or {}
+            mismatched = details.get("mismatched") or {}
+            sample = [f"{k}: {', '.join(map(str, v))}" for k, v in mismatched.items() if v][:SAMPLE_SIZE]
+            if not sample and "observed_value" in result:
+                sample = [f"observed {_plain(result['observed_value'])}"]
+    severity = check.severity_of(observed)
+    return CheckResult(
+        check, severity is None, severity, observed, failing if check.per_row or check.sql else None,
+        row_count, sample,
+    )
+
+
+def existing_tables(warehouse: Path) -> set[str]:
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return {f"{s}.{t}" for s, t in conn.execute("select schema_name, table_name from duckdb_tables()").fetchall()}
+
+
+def _row_counts(warehouse: Path, tables: set[str]) -> dict[str, int]:
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        present = {f"{s}.{t}" for s, t in conn.execute("select schema_name, table_name from duckdb_tables()").fetchall()}
+        missing = sorted(tables - present)
+        if missing:
+            raise RuntimeError(f"{warehouse} has no table {', '.join(missing)}: has the pipeline built it?")
+        return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+
+
+def run_checks(warehouse: Path, checks: Sequence[Check], data_docs: Path | None = None,
+               read_only: bool = False) -> list[CheckResult]:
+    """Validate `checks` on the warehouse file; one GX suite per table.
+    With `data_docs`, also write Great Expectations Data Docs there."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    _patch_great_expectations()
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    by_table: dict[str, list[Check]] = defaultdict(list)
+    for check in checks:
+        by_table[check.table].append(check)
+    counts = _row_counts(warehouse, set(by_table))
+
+    if data_docs is not None:
+        context = gx.get_context(mode="file", project_root_dir=str(data_docs))
+    else:
+        context = gx.get_context(mode="ephemeral")
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    results: list[CheckResult] = []
+    with _search_path(sorted({check.schema for check in checks})):
+        source = context.data_sources.add_or_update_sql(
+            "refloop_warehouse", connection_string=f"duckdb:///{warehouse}",
+            **({"kwargs": {"connect_args": {"read_only": True}}} if read_only else {}),
+        )
+        try:
+            for table, table_checks in by_table.items():
+                name = table.replace(".", "__")
+                asset = source.add_table_asset(name, table_name=table.split(".")[1])
+                batch = asset.add_batch_definition_whole_table(name)
+                # Two suites per table: GX's column/table expectations, and our SQL rules
+                # (unexpected-rows queries, whose failing rows GX returns only in COMPLETE format).
+                expectations = [c for c in table_checks if c.sql is None]
+                rules = [c for c in table_checks if c.sql is not None]
+                index_columns = _index_columns(expectations)
+                summary: dict = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+                if index_columns:
+                    summary["unexpected_index_column_names"] = index_columns
+                    summary["return_unexpected_index_query"] = False
+                for suite_name, suite_checks, result_format in (
+                    (f"{name}__expectations", expectations, summary),
+                    (f"{name}__rules", rules, {"result_format": "COMPLETE"}),
+                ):
+                    if not suite_checks:
+                        continue
+                    suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_name))
+                    for check in suite_checks:
+                        suite.add_expectation(_expectation(check))
+                    validation = context.validation_definitions.add_or_update(
+                        gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+                    )
+                    outcome = validation.run(result_format=result_format)
+                    by_name = {r.expectation_config.description: r for r in outcome.results}
+                    for check in suite_checks:
+                        results.append(_to_result(check, by_name[check.name], counts[table]))
+            if data_docs is not None:
+                context.build_data_docs()
+        finally:
+            source.get_engine().dispose()
+            _close_gx_connections()
+    return results
+
+
+def _close_gx_connections() -> None:
+    """GX keeps a persisted connection per execution engine; close them so
+    the DuckDB file is free for the next step (dbt, or another process)."""
+    import gc
+
+    gc.collect()
+    from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlAlchemyExecutionEngine
+
+    for obj in gc.get_objects():
+        if isinstance(obj, SqlAlchemyExecutionEngine):
+            connection = getattr(obj, "_connection", None)
+            if connection is not None:
+                connection.close()
+                obj._connection = None
+            if hasattr(obj.engine, "dispose"):
+                obj.engine.dispose()
+
+
+def to_json(results: Sequence[CheckResult]) -> str:
+    return json.dumps([
+        {"check": r.check.name, "table": r.check.table, "passed": r.passed, "severity": r.severity,
+         "observed": r.observed_value, "failing_rows": r.failing_rows}
+        for r in results
+    ], indent=2)

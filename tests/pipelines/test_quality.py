@@ -1,0 +1,186 @@
+"""Data quality: Great Expectations suites run by Dagster as asset checks
+catch each seeded defect, pass on clean data, stop publication on an error,
+and leave their results in the warehouse and its quality copy."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.contract import npi_check_digit_ok
+from pipelines.defs.quality.checks import (
+    COMPLETENESS,
+    CONFORMANCE,
+    FRESHNESS,
+    PLAUSIBILITY,
+    _luhn_sql,
+    landed_checks,
+    mart_checks,
+)
+from pipelines.defs.quality.store import quality_path
+from pipelines.generate.dirty import DEFECTS
+from pipelines.generate.generator import GenerateOptions, generate_to
+from tests.conftest import build
+
+REFLOOP = [sys.executable, "-m", "pipelines.cli"]
+SMALL = 3_000
+
+
+def results(warehouse: Path, where: str = "true", params: list | None = None) -> list[dict]:
+    with duckdb.connect(str(quality_path(warehouse)), read_only=True) as conn:
+        cursor = conn.execute(f"select * from quality.check_results where {where}", params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def latest_run(warehouse: Path) -> list[dict]:
+    return results(warehouse, "run_id = (select run_id from quality.check_results order by checked_at desc limit 1)")
+
+
+def published_run(serving: Path) -> str:
+    with duckdb.connect(str(serving), read_only=True) as conn:
+        return conn.execute("select run_id from meta.publication").fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def small_clean(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clean") / "landing"
+    generate_to(GenerateOptions(referrals=SMALL, seed=11), out)
+    return out
+
+
+def test_luhn_rule_in_sql_agrees_with_the_contract():
+    rng = random.Random(3)
+    npis = [str(rng.randrange(10**9, 10**10)) for _ in range(3000)]
+    npis += ["1234567893", "123456789", "12345678930", "12345678a3", "1234567893.0", ""]
+    with duckdb.connect() as conn:
+        conn.execute("create table t as select unnest(?::varchar[]) as npi", [npis])
+        sql = _luhn_sql("npi").replace("{{", "{").replace("}}", "}")
+        got = dict(conn.execute(f"select npi, {sql} from t").fetchall())
+    assert sum(npi_check_digit_ok(n) for n in npis) > 250          # both outcomes are exercised
+    assert all(bool(got[n]) == npi_check_digit_ok(n) for n in npis)
+
+
+def test_check_catalog_covers_every_family_and_entity():
+    checks = landed_checks()
+    assert {c.family for c in checks} == {CONFORMANCE, COMPLETENESS, PLAUSIBILITY, FRESHNESS}
+    names = [c.name for c in checks + mart_checks()]
+    assert len(names) == len(set(names))
+    for entity in ("referrals", "appointments", "claims", "providers", "patients", "engagements"):
+        assert f"{entity}__columns_match_contract" in names and f"{entity}__freshness" in names
+
+
+def test_clean_sample_passes_every_check(built_warehouse):
+    """The default sample: every GX check of the run passes, at every stage."""
+    rows = latest_run(built_warehouse.warehouse)
+    stages = {r["stage"] for r in rows}
+    assert stages == {"landed", "dbt", "marts"}
+    failed = [(r["check_name"], r["observed_value"], r["failing_sample"]) for r in rows if not r["passed"]]
+    assert failed == []
+    assert len([r for r in rows if r["stage"] == "landed"]) == len(landed_checks())
+    assert len([r for r in rows if r["stage"] == "marts"]) == len(mart_checks())
+    summary = built_warehouse.summary
+    assert summary.checks == {"passed": len(landed_checks()) + len(mart_checks()), "warned": 0, "failed": 0}
+    # dbt's tests land in the same table, one row per test of the build.
+    assert len([r for r in rows if r["stage"] == "dbt"]) == summary.tests_passed + summary.tests_warned
+
+
+def test_each_seeded_defect_is_caught_as_a_warning_and_the_build_still_publishes(tmp_path):
+    landing = tmp_path / "dirty"
+    generate_to(GenerateOptions(referrals=SMALL, seed=11, dirty="warn"), landing)
+    built = build(landing, tmp_path / "dirty.duckdb")
+    assert built.summary.success and built.summary.published, built.summary.failures
+    landed = [r for r in latest_run(built.warehouse) if r["stage"] == "landed"]
+    failing = {r["check_name"]: r for r in landed if not r["passed"]}
+    # Exactly the seeded defects fail: nothing more, nothing less.
+    assert set(failing) == {check for _, check in DEFECTS.values()}
+    assert {r["severity"] for r in failing.values()} == {"warn"}
+    assert {r["family"] for r in failing.values()} == {CONFORMANCE, COMPLETENESS, PLAUSIBILITY}
+    npi = failing["referrals__referring_npi__npi_valid"]
+    assert npi["failing_rows"] > 0 and 0 < npi["observed_value"] < 0.05
+    assert all("_file_name=referrals_" in s and "_line_number=" in s for s in npi["failing_sample"])
+    bad_npis = [s.split("referring_npi=")[1] for s in npi["failing_sample"]]
+    assert bad_npis and not any(npi_check_digit_ok(n) for n in bad_npis)
+    amount = failing["claims__amount_plausible"]
+    assert all(float(s.split("allowed_amount=")[1]) < 0 for s in amount["failing_sample"])
+    # No sample names a patient.
+    assert not any("MRN" in s for r in failing.values() for s in r["failing_sample"])
+
+
+def test_an_error_stops_publication_and_the_previous_copy_keeps_serving(small_clean, tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(small_clean, landing)
+    warehouse = tmp_path / "wh" / "refloop.duckdb"
+    first = build(landing, warehouse)
+    assert first.summary.success and first.summary.published
+    serving_before = published_run(first.serving)
+    marts_before = first.query("select count(*), sum(out_of_network_revenue) from marts.fct_referrals")
+
+    # A roster that went through a spreadsheet: every NPI came back as a decimal.
+    roster = next(landing.glob("providers_*.csv"))
+    mangled = pl.read_csv(roster, infer_schema=False).with_columns(pl.col("npi") + ".0")
+    mangled.write_csv(landing / "providers_zz_from_excel.csv")
+    # and a new referral that dbt would otherwise have built into the marts
+    second = build(landing, warehouse)
+
+    assert not second.summary.success and not second.summary.published
+    assert "raw/providers: providers__npi__npi_valid" in second.summary.failures
+    assert second.summary.models_built == 0                      # dbt never ran on it
+    assert published_run(first.serving) == serving_before         # the old copy serves
+    with duckdb.connect(str(first.serving), read_only=True) as conn:
+        assert conn.execute("select count(*), sum(out_of_network_revenue) from marts.fct_referrals").fetchall() \
+            == marts_before
+    # The quality copy is published anyway, so the failure is visible.
+    error = [r for r in latest_run(warehouse) if r["severity"] == "error"]
+    assert [r["check_name"] for r in error] == ["providers__npi__npi_valid"]
+    assert error[0]["blocking"] and error[0]["observed_value"] == pytest.approx(0.5)
+    assert any("npi=" in s and s.split("npi=")[1].split(",")[0].endswith(".0") for s in error[0]["failing_sample"])
+    # Every run left its results.
+    runs = {r["run_id"] for r in results(warehouse, "stage = 'landed'")}
+    assert len(runs) == 2
+
+    done = subprocess.run([*REFLOOP, "quality", "--warehouse", str(warehouse)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    first_line = done.stdout.splitlines()[1]
+    assert first_line.startswith("ERROR") and "providers__npi__npi_valid" in first_line
+    assert "1 errors" in done.stdout
+
+
+def test_stale_feeds_are_flagged_without_blocking(small_clean, tmp_path):
+    warehouse = tmp_path / "stale.duckdb"
+    first = build(small_clean, warehouse)
+    assert first.summary.success
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("update raw.claims set _loaded_at = _loaded_at - interval 20 day")
+        conn.execute("update raw.providers set _loaded_at = _loaded_at - interval 200 day")
+    again = build(small_clean, warehouse)                         # no new file arrives
+    assert again.summary.success and again.summary.published      # freshness never blocks
+    fresh = {r["check_name"]: r for r in latest_run(warehouse) if r["family"] == FRESHNESS}
+    assert fresh["claims__freshness"]["severity"] == "warn"       # cadence: warn after 10 days, error after 35
+    assert fresh["claims__freshness"]["observed_value"] == pytest.approx(480, abs=2)
+    assert fresh["providers__freshness"]["severity"] == "error"   # warn 35 days, error 95
+    assert fresh["referrals__freshness"]["passed"]
+
+    done = subprocess.run([*REFLOOP, "quality", "--warehouse", str(warehouse)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "providers__freshness" in done.stdout
+
+
+def test_quality_html_writes_data_docs(built_warehouse, tmp_path):
+    out = tmp_path / "docs"
+    done = subprocess.run([*REFLOOP, "quality", "--warehouse", str(built_warehouse.warehouse), "--html", str(out)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert done.returncode == 0, done.stderr[-2000:]
+    index = next(out.rglob("index.html"))
+    pages = "".join(p.read_text(errors="ignore") for p in out.rglob("*.html"))
+    assert "raw__referrals__expectations" in index.read_text() or "raw__referrals__expectations" in pages
+    assert "0 errors" in done.stdout
