@@ -373,3 +373,101 @@ def rejects_by_rule() -> pd.DataFrame:
         order by rejected_rows desc, file_name, rule
         """
     )
+
+
+# --- data quality (the quality copy, published even when a run is stopped) ---
+
+def quality_file() -> Path:
+    """`<warehouse>.quality.duckdb`, beside the serving copy (or REFLOOP_QUALITY)."""
+    configured = os.environ.get("REFLOOP_QUALITY")
+    if configured:
+        return Path(configured)
+    serving = serving_file()
+    return serving.with_name(serving.name.replace(".serving.duckdb", ".quality.duckdb"))
+
+
+def run_quality(sql: str, params: tuple = ()) -> pd.DataFrame | None:
+    """None when no check has run yet (a warehouse built before quality checks existed)."""
+    path = quality_file()
+    try:
+        version = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+    return _run(str(path), version, sql, tuple(params))
+
+
+_LATEST_RUN = "(select run_id from quality.check_results order by checked_at desc limit 1)"
+
+
+def quality_runs(limit: int = 30) -> pd.DataFrame | None:
+    """One row per run: when, and how many checks passed, warned, failed (newest last)."""
+    return run_quality(
+        """
+        with runs as (
+            select
+                run_id,
+                min(checked_at) as checked_at,
+                count(*) filter (where passed)::bigint as passed,
+                count(*) filter (where severity = 'warn')::bigint as warnings,
+                count(*) filter (where severity = 'error')::bigint as errors,
+                count(*) filter (where severity = 'error' and blocking)::bigint as blocking_errors,
+                bool_or(stage = 'marts') as reached_marts
+            from quality.check_results
+            group by run_id
+        )
+        select * from (select * from runs order by checked_at desc limit ?) order by checked_at
+        """,
+        (limit,),
+    )
+
+
+def quality_status_by_table() -> pd.DataFrame | None:
+    return run_quality(
+        f"""
+        select
+            table_name,
+            count(*)::bigint as checks,
+            count(*) filter (where passed)::bigint as passed,
+            count(*) filter (where severity = 'warn')::bigint as warnings,
+            count(*) filter (where severity = 'error')::bigint as errors,
+            case when count(*) filter (where severity = 'error') > 0 then 'error'
+                 when count(*) filter (where severity = 'warn') > 0 then 'warning'
+                 else 'ok' end as status
+        from quality.check_results
+        where run_id = {_LATEST_RUN}
+        group by table_name
+        order by errors desc, warnings desc, table_name
+        """
+    )
+
+
+def quality_failures() -> pd.DataFrame | None:
+    return run_quality(
+        f"""
+        select
+            severity, stage, family, table_name, check_name, column_name,
+            observed_value, threshold, failing_rows, rows_checked,
+            array_to_string(failing_sample[1:3], ' | ') as failing_sample,
+            coalesce(message, description) as detail,
+            blocking
+        from quality.check_results
+        where run_id = {_LATEST_RUN} and not passed
+        order by case severity when 'error' then 0 else 1 end, stage, table_name, check_name
+        """
+    )
+
+
+def quality_freshness() -> pd.DataFrame | None:
+    return run_quality(
+        f"""
+        select
+            replace(table_name, 'raw.', '') as entity,
+            observed_value as hours_since_last_file,
+            threshold,
+            coalesce(severity, 'fresh') as status,
+            failing_sample[1] as newest_load
+        from quality.check_results
+        where run_id = {_LATEST_RUN} and family = 'freshness'
+        order by observed_value desc nulls last
+        """
+    )

@@ -62,3 +62,11 @@ def built_warehouse(generated_extracts, tmp_path_factory) -> Built:
     built = build(generated_extracts, tmp_path_factory.mktemp("warehouse") / "refloop.duckdb")
     assert built.summary.success, built.summary.failures
     return built
+
+
+@pytest.fixture(scope="session")
+def dirty_warehouse(tmp_path_factory) -> Built:
+    """A small sample with every warning-level defect of `refloop generate --dirty` seeded."""
+    root = tmp_path_factory.mktemp("dirty")
+    generate_to(GenerateOptions(referrals=3_000, seed=11, dirty="warn"), root / "landing")
+    return build(root / "landing", root / "dirty.duckdb")

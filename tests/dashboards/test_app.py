@@ -138,3 +138,42 @@ def test_missing_warehouse_says_how_to_build_one(monkeypatch, tmp_path):
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert "refloop run" in at.error[0].value
+
+
+def test_quality_page_shows_the_latest_failures(app, dirty_warehouse, monkeypatch):
+    monkeypatch.setenv("REFLOOP_SERVING", str(dirty_warehouse.serving))
+    at = app("quality")
+    shown = metrics(at)
+    warned = dirty_warehouse.summary.checks["warned"]
+    assert shown["Warnings"] == str(warned) and shown["Errors"] == "0"
+    tables = {i: frame.value for i, frame in enumerate(at.dataframe)}
+    failing = next(t for t in tables.values() if "check_name" in t.columns)
+    assert "referrals__referring_npi__npi_valid" in set(failing["check_name"])
+    assert len(failing) == warned
+    status = next(t for t in tables.values() if "status" in t.columns and "checks" in t.columns)
+    assert status.set_index("table_name").loc["raw.claims", "status"] == "warning"
+    assert not at.error                                   # nothing blocked this run
+
+
+def test_quality_page_says_when_a_run_was_stopped(app, built_warehouse, tmp_path, monkeypatch):
+    """A quality copy whose latest run failed a blocking check: the page says the
+    dashboards show the previous publication."""
+    import shutil
+
+    import duckdb
+
+    from pipelines.defs.quality.store import quality_path
+
+    copy = tmp_path / "refloop.quality.duckdb"
+    shutil.copy(quality_path(built_warehouse.warehouse), copy)
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute(
+            "insert into quality.check_results select 'later-run', checked_at + interval 1 day, stage, check_name, "
+            "family, table_name, column_name, 'error', false, true, 0.5, threshold, 10, rows_checked, "
+            "['npi=1.0'], null, description from quality.check_results "
+            "where check_name = 'providers__npi__npi_valid'"
+        )
+    monkeypatch.setenv("REFLOOP_QUALITY", str(copy))
+    at = app("quality")
+    assert at.error and "was not published" in at.error[0].value
+    assert metrics(at)["Errors"] == "1"

@@ -93,10 +93,8 @@ def test_clean_sample_passes_every_check(built_warehouse):
     assert len([r for r in rows if r["stage"] == "dbt"]) == summary.tests_passed + summary.tests_warned
 
 
-def test_each_seeded_defect_is_caught_as_a_warning_and_the_build_still_publishes(tmp_path):
-    landing = tmp_path / "dirty"
-    generate_to(GenerateOptions(referrals=SMALL, seed=11, dirty="warn"), landing)
-    built = build(landing, tmp_path / "dirty.duckdb")
+def test_each_seeded_defect_is_caught_as_a_warning_and_the_build_still_publishes(dirty_warehouse):
+    built = dirty_warehouse
     assert built.summary.success and built.summary.published, built.summary.failures
     landed = [r for r in latest_run(built.warehouse) if r["stage"] == "landed"]
     failing = {r["check_name"]: r for r in landed if not r["passed"]}
