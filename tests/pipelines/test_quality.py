@@ -182,3 +182,14 @@ def test_quality_html_writes_data_docs(built_warehouse, tmp_path):
     pages = "".join(p.read_text(errors="ignore") for p in out.rglob("*.html"))
     assert "raw__referrals__expectations" in index.read_text() or "raw__referrals__expectations" in pages
     assert "0 errors" in done.stdout
+
+
+def test_a_dbt_warning_is_recorded_and_does_not_stop_publication(dirty_warehouse):
+    """The seeded unlisted specialty code fails a warn-severity dbt test."""
+    summary = dirty_warehouse.summary
+    assert summary.published and summary.tests_warned >= 1 and summary.tests_failed == 0
+    dbt = [r for r in latest_run(dirty_warehouse.warehouse) if r["stage"] == "dbt" and not r["passed"]]
+    assert [(r["family"], r["severity"], r["table_name"], r["blocking"]) for r in dbt] == \
+        [("dbt_test", "warn", "marts.fct_referrals", False)]
+    assert dbt[0]["check_name"].startswith("relationships_fct_referrals_requested_specialty_code")
+    assert dbt[0]["failing_rows"] > 0
