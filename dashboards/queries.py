@@ -10,6 +10,8 @@ the file the pipeline writes.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -40,10 +42,38 @@ def _version(path: Path) -> int:
         ) from None
 
 
+_connections: dict[tuple[str, int], duckdb.DuckDBPyConnection] = {}
+_connections_lock = threading.Lock()
+
+
+def _connection(path: str, version: int) -> duckdb.DuckDBPyConnection:
+    """One read-only attachment per published version, shared by the app's
+    sessions (each query takes its own cursor). A new publication gets a new
+    one; the old one is dropped and closes when its last query ends.
+
+    The file is attached to a private in-memory database rather than opened
+    directly, so DuckDB's per-path instance cache can never hand back the
+    copy a newer publication replaced."""
+    key = (path, version)
+    with _connections_lock:
+        conn = _connections.get(key)
+        if conn is None:
+            conn = duckdb.connect(":memory:")
+            conn.execute("attach ? as serving (read_only)", [path])
+            for stale in [k for k in _connections if k[0] == path]:
+                del _connections[stale]
+            _connections[key] = conn
+        return conn
+
+
 @st.cache_data(show_spinner=False, max_entries=512)
 def _run(path: str, version: int, sql: str, params: tuple) -> pd.DataFrame:
-    with duckdb.connect(path, read_only=True) as conn:
-        return conn.execute(sql, list(params)).df()
+    cursor = _connection(path, version).cursor()
+    try:
+        cursor.execute("use serving")
+        return cursor.execute(sql, list(params)).df()
+    finally:
+        cursor.close()
 
 
 def run(sql: str, params: tuple = ()) -> pd.DataFrame:
@@ -471,3 +501,47 @@ def quality_freshness() -> pd.DataFrame | None:
         order by observed_value desc nulls last
         """
     )
+
+
+# --- what each page loads (the benchmark times these; dbt exposures list their marts) ---
+
+FRAME_QUERIES: list[tuple[str, Callable]] = [
+    ("filter_options", filter_options), ("parameters", parameters), ("publication", publication),
+]
+
+
+def default_filters() -> Filters:
+    """The app's opening view: the last 12 created months, nothing else chosen."""
+    options = filter_options()
+    last = options["last_month"]
+    last = last.date() if hasattr(last, "date") else last
+    return Filters(_add_months(last, -11), last)
+
+
+def page_queries(f: Filters | None = None) -> dict[str, list[tuple[str, Callable]]]:
+    """Per page, the queries it runs on its opening view."""
+    f = f or default_filters()
+    groups = tuple(filter_options()["groups"][:1])
+    return {
+        "overview": [("totals", lambda: totals(f)), ("totals (previous period)", lambda: totals(f.shifted(-f.months))),
+                     ("median_days_to_visit", lambda: median_days_to_visit(f)),
+                     ("monthly", lambda: monthly(f)), ("group_outcomes", lambda: group_outcomes(f))],
+        "leakage": [*[(f"by_dimension:{d}", (lambda d=d: by_dimension(f, d))) for d in DIMENSIONS],
+                    ("leakage_destinations", lambda: leakage_destinations(f)),
+                    ("group_outcomes", lambda: group_outcomes(f))],
+        "turnaround": [("turnaround:specialty_group", lambda: turnaround(f, "specialty_group")),
+                       ("turnaround:created_month", lambda: turnaround(f, "created_month")),
+                       ("days_to_visit_distribution", lambda: days_to_visit_distribution(f)),
+                       ("time_to_visit_curve", lambda: time_to_visit_curve(groups)),
+                       ("share_seen_within", lambda: share_seen_within(groups))],
+        "program": [("program_return", program_return), ("uplift_by_group", uplift_by_group),
+                    ("channel_costs", channel_costs),
+                    ("what_if", lambda: what_if(groups[0] if groups else "cardiology", 0.1))],
+        "cms50": [("cms50", cms50)],
+        "queue": [("queue", lambda: queue((), (), (), 0, 10_000)), ("queue_volume", queue_volume),
+                  ("queue_changes", queue_changes)],
+        "quality": [("load_totals", load_totals), ("rejected_files", rejected_files),
+                    ("rejects_by_rule", rejects_by_rule), ("quality_runs", quality_runs),
+                    ("quality_status_by_table", quality_status_by_table),
+                    ("quality_failures", quality_failures), ("quality_freshness", quality_freshness)],
+    }

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pipelines.paths import DEFAULT_EXTRACTS, DEFAULT_WAREHOUSE, ROOT, serving_path
+from pipelines.paths import DATA_DIR, DEFAULT_EXTRACTS, DEFAULT_WAREHOUSE, ROOT, serving_path
 
 DEFAULT_PORT = 8501
 
@@ -77,6 +77,7 @@ class RunSummary:
     checks: dict[str, int] = field(default_factory=lambda: {"passed": 0, "warned": 0, "failed": 0})
     published: bool = False
     failures: list[str] = field(default_factory=list)
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         files = ", ".join(f"{v} {k}" for k, v in self.files.items() if v) or "none"
@@ -165,6 +166,15 @@ def run_pipeline(
             else:
                 summary.tests_failed += 1
                 summary.failures.append(f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}")
+        started_at: dict[str, float] = {}
+        for record in instance.all_logs(result.run_id):
+            event = record.dagster_event
+            if event is None or not event.step_key:
+                continue
+            if event.event_type_value == "STEP_START":
+                started_at[event.step_key] = record.timestamp
+            elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started_at:
+                summary.step_seconds[event.step_key] = record.timestamp - started_at[event.step_key]
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
                 error = event.step_failure_data.error
@@ -302,6 +312,72 @@ def cmd_queue_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- analysts -------------------------------------------------------------
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from pipelines.analyst import AccessError, open_read_only, run_query, shell
+
+    warehouse = Path(args.warehouse).resolve()
+    try:
+        conn = open_read_only(warehouse, full=args.full)
+    except AccessError as error:
+        raise UsageError(str(error)) from None
+    source = warehouse if args.full else serving_path(warehouse)
+    with conn:
+        if args.query is None:
+            if args.csv or args.parquet:
+                raise UsageError("--csv/--parquet need a QUERY")
+            return shell(conn, str(source))
+        try:
+            run_query(conn, args.query, csv=args.csv, parquet=args.parquet, max_rows=args.max_rows)
+        except duckdb.Error as error:
+            raise UsageError(f"query failed: {error}") from None
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pipelines.analyst import AccessError, export_marts
+
+    try:
+        counts = export_marts(Path(args.warehouse).resolve(), Path(args.out), args.format)
+    except AccessError as error:
+        raise UsageError(str(error)) from None
+    for table, rows in counts.items():
+        print(f"  {table:<34} {rows:>12,} rows")
+    print(f"wrote {len(counts)} marts as {args.format} to {args.out}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from pipelines.analyst import AccessError, generate_docs, serve_docs
+
+    try:
+        target = generate_docs(Path(args.warehouse).resolve(), Path(args.out).resolve() if args.out else None)
+    except AccessError as error:
+        raise UsageError(str(error)) from None
+    print(f"dbt docs written to {target}")
+    if args.no_serve:
+        return 0
+    return serve_docs(target, args.host, args.port)
+
+
+# --- bench ----------------------------------------------------------------
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipelines.bench import bench, write_json
+
+    report = bench(args.referrals, seed=args.seed, cache=Path(args.cache), repeats=args.repeats)
+    print()
+    for line in report.lines():
+        print(line)
+    if args.out:
+        write_json(report, Path(args.out))
+        print(f"\nwrote {args.out}")
+    return 0
+
+
 # --- quality --------------------------------------------------------------
 
 def _quality_line(row: dict) -> str:
@@ -389,6 +465,38 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--action", action="append", choices=QUEUE_ACTIONS,
                    help="only these actions (repeatable; default all)")
     q.set_defaults(func=cmd_queue_export)
+
+    p = sub.add_parser("sql", help="read-only SQL over the published marts (a shell without QUERY)")
+    p.add_argument("query", nargs="?", help="SQL to run; without it an interactive shell starts")
+    p.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="warehouse file (its published copy is read)")
+    p.add_argument("--full", action="store_true",
+                   help="read the warehouse itself (raw, staging, intermediate too), not the published copy")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write the result to CSV instead of printing it")
+    p.add_argument("--parquet", type=Path, metavar="FILE", help="write the result to Parquet instead of printing it")
+    p.add_argument("--max-rows", type=_positive, default=40, help="rows to print (default 40)")
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("export", help="write every public mart to Parquet (or CSV) files for a data lake")
+    p.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="warehouse file (its published copy is read)")
+    p.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    p.add_argument("--out", type=Path, required=True, help="folder to write <mart>.<format> files to")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("docs", help="build and serve the dbt documentation site (marts, columns, tests, lineage)")
+    p.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="warehouse file (catalog source)")
+    p.add_argument("--out", type=Path, help="where to write the site (default dbt_project/target/docs)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--no-serve", action="store_true", help="write the site and stop")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("bench", help="time the pipeline and the dashboard queries on N generated referrals")
+    p.add_argument("--referrals", type=_positive, default=1_000_000, help="data set size (default 1,000,000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", type=Path, help="also write the figures as JSON")
+    p.add_argument("--cache", type=Path, default=DATA_DIR / "bench", help="where generated data sets are kept")
+    p.add_argument("--repeats", type=_positive, default=20, help="cold runs per dashboard query (default 20)")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("quality", help="data-quality results of the latest run (exit 1 on any error)")
     p.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="warehouse file (its quality copy is read)")

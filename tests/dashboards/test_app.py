@@ -144,7 +144,8 @@ def test_quality_page_shows_the_latest_failures(app, dirty_warehouse, monkeypatc
     monkeypatch.setenv("REFLOOP_SERVING", str(dirty_warehouse.serving))
     at = app("quality")
     shown = metrics(at)
-    warned = dirty_warehouse.summary.checks["warned"]
+    # every GX warning and the dbt warning of the seeded unlisted specialty code
+    warned = dirty_warehouse.summary.checks["warned"] + dirty_warehouse.summary.tests_warned
     assert shown["Warnings"] == str(warned) and shown["Errors"] == "0"
     tables = {i: frame.value for i, frame in enumerate(at.dataframe)}
     failing = next(t for t in tables.values() if "check_name" in t.columns)
@@ -177,3 +178,39 @@ def test_quality_page_says_when_a_run_was_stopped(app, built_warehouse, tmp_path
     at = app("quality")
     assert at.error and "was not published" in at.error[0].value
     assert metrics(at)["Errors"] == "1"
+
+
+def test_dbt_exposures_list_exactly_the_marts_each_page_reads(app, monkeypatch):
+    """Render each page, record the SQL it runs, and compare the marts it names
+    with the page's exposure in dbt_project/models/marts/_exposures.yml."""
+    import re
+
+    import yaml
+
+    from dashboards import queries
+    from pipelines.paths import DBT_PROJECT_DIR
+
+    monkeypatch.setenv("REFLOOP_COORDINATOR_ACCESS", "1")
+    exposures = yaml.safe_load((DBT_PROJECT_DIR / "models/marts/_exposures.yml").read_text())["exposures"]
+    declared = {e["name"].removeprefix("dashboard_"): {re.search(r"ref\('(\w+)'\)", d).group(1) for d in e["depends_on"]}
+                for e in exposures}
+    seen: list[str] = []
+    original = queries._run
+
+    def recording(path, version, sql, params):
+        seen.append(sql)
+        return original(path, version, sql, params)
+
+    monkeypatch.setattr(queries, "_run", recording)
+    for page in declared:
+        at = AppTest.from_file(APP, default_timeout=90)
+        at.run()                                   # the app opens on the overview
+        seen.clear()
+        if page == "overview":
+            at.run()
+        else:
+            at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception
+        read = set(re.findall(r"\bmarts\.(\w+)", " ".join(seen)))
+        # the frame's filter options (agg_referrals_cube) are read on every page
+        assert read - {"agg_referrals_cube"} == declared[page] - {"agg_referrals_cube"}, page

@@ -1,0 +1,262 @@
+"""`refloop bench`: how fast and how big, on a generated data set of N referrals.
+
+Prints (and optionally writes as JSON) per stage wall time and peak memory,
+ingest rows per second, the p50/p95 latency of every dashboard query and
+page, and the ratio of the orchestrated dbt build to the same compiled SQL
+run directly in one DuckDB session. Figures are measured, never asserted:
+tests check the command works, not how fast this machine is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.paths import DATA_DIR, DBT_PROJECT_DIR
+
+BENCH_DIR = DATA_DIR / "bench"
+# Dagster step -> benchmark stage
+STAGES = {
+    "landed_extracts": "ingest",
+    "landed_quality_checks": "quality checks (landed)",
+    "refloop_dbt": "dbt build",
+    "mart_quality_checks": "quality checks (marts)",
+    "serving__published_warehouse": "publish",
+}
+
+
+@dataclass
+class BenchReport:
+    referrals: int
+    machine: dict = field(default_factory=dict)
+    stages: dict[str, dict] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    ingest_rows_per_second: float = 0.0
+    direct_sql: dict = field(default_factory=dict)
+    queries: dict[str, dict] = field(default_factory=dict)
+    pages: dict[str, dict] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        out = [f"refloop bench: {self.referrals:,} referrals on {self.machine.get('cpus')} CPUs, "
+               f"{self.machine.get('memory_gib')} GiB ({self.machine.get('python')}, duckdb {self.machine.get('duckdb')})",
+               "", f"{'stage':<26} {'wall s':>8} {'peak MiB':>10}"]
+        for name, stage in self.stages.items():
+            peak = f"{stage['peak_mib']:,.0f}" if stage.get("peak_mib") else "-"
+            out.append(f"{name:<26} {stage['seconds']:>8.1f} {peak:>10}")
+        out.append("")
+        out.append("rows: " + ", ".join(f"{k} {v:,}" for k, v in self.rows.items()))
+        out.append(f"ingest: {self.ingest_rows_per_second:,.0f} rows/s")
+        if self.direct_sql:
+            d = self.direct_sql
+            out.append(f"dbt build {d['orchestrated_seconds']:.1f} s vs the same compiled SQL in one DuckDB session "
+                       f"{d['direct_seconds']:.1f} s: overhead x{d['ratio']:.2f} ({d['models']} models, {d['tests']} tests)")
+        out.append("")
+        out.append(f"{'dashboard page':<26} {'p50 ms':>8} {'p95 ms':>8}   (all of a page's queries, cold cache)")
+        for name, page in self.pages.items():
+            out.append(f"{name:<26} {page['p50_ms']:>8.1f} {page['p95_ms']:>8.1f}")
+        out.append("")
+        out.append(f"{'dashboard query':<40} {'p50 ms':>8} {'p95 ms':>8}")
+        for name, q in self.queries.items():
+            out.append(f"{name:<40} {q['p50_ms']:>8.1f} {q['p95_ms']:>8.1f}")
+        return out
+
+
+def machine() -> dict:
+    import duckdb
+
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return {
+        "cpus": os.cpu_count(), "memory_gib": round(pages / 2**30, 1), "platform": platform.platform(),
+        "python": platform.python_version(), "duckdb": duckdb.__version__,
+    }
+
+
+def _peak_mib(rusage_kib: int) -> float:
+    return rusage_kib / 1024
+
+
+def generate_cached(referrals: int, seed: int, cache: Path) -> tuple[Path, float, float]:
+    """The landing folder for N referrals, generated once and kept in `cache`.
+    Returns (folder, seconds, peak MiB) — zeros when it was cached."""
+    landing = cache / f"referrals-{referrals}-seed-{seed}" / "landing"
+    done = landing.parent / ".complete"
+    if done.exists():
+        return landing, 0.0, 0.0
+    shutil.rmtree(landing.parent, ignore_errors=True)
+    started = time.perf_counter()
+    # A child process, so its peak memory is its own.
+    proc = subprocess.run(
+        [sys.executable, "-c",
+         "import resource, sys; from pathlib import Path; "
+         "from pipelines.generate.generator import GenerateOptions, generate_to; "
+         f"generate_to(GenerateOptions(referrals={referrals}, seed={seed}), Path(sys.argv[1])); "
+         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)", str(landing)],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"generating the bench data set failed:\n{proc.stderr[-2000:]}")
+    done.touch()
+    return landing, time.perf_counter() - started, _peak_mib(int(proc.stdout.split()[-1]))
+
+
+def run_pipeline_measured(landing: Path, warehouse: Path) -> dict:
+    """The full Dagster job in a child process: per-step wall times from its
+    event log, peak memory of the pipeline process and of dbt's subprocess."""
+    code = r"""
+import json, resource, sys
+from pathlib import Path
+from pipelines.cli import run_pipeline
+summary = run_pipeline(Path(sys.argv[1]), Path(sys.argv[2]), quiet=True)
+print(json.dumps({
+    "success": summary.success, "failures": summary.failures, "rows_loaded": summary.rows_loaded,
+    "steps": summary.step_seconds,
+    "self_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    "children_peak_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+}))
+"""
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, str(landing), str(warehouse)],
+                          capture_output=True, text=True, env={**os.environ, "DAGSTER_HOME": ""}, check=False)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"the pipeline failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not result["success"]:
+        raise RuntimeError("the pipeline failed: " + "; ".join(result["failures"]))
+    result["wall_seconds"] = wall
+    return result
+
+
+def direct_sql(warehouse: Path, workdir: Path) -> dict:
+    """Run every model's compiled SQL, in dbt's execution order, in one DuckDB
+    session over a copy of the landed data: the floor without Dagster or dbt."""
+    import duckdb
+
+    # dagster-dbt gives each invocation its own target folder: take the newest build's.
+    newest = max((DBT_PROJECT_DIR / "target").rglob("run_results.json"), key=lambda p: p.stat().st_mtime)
+    run_results = json.loads(newest.read_text())
+    manifest = json.loads((newest.parent / "manifest.json").read_text())
+    # Models and data tests, in the order dbt ran them (seeds are loaded as data, not timed).
+    nodes = [r for r in run_results["results"] if r["unique_id"].startswith(("model.", "test."))]
+    copy = workdir / "direct.duckdb"
+    copy.unlink(missing_ok=True)
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute("attach ? as source (read_only)", [str(warehouse)])
+        for schema in ("raw", "reference"):  # landed data and seeds
+            conn.execute(f"create schema {schema}")
+            for (table,) in conn.execute(
+                "select table_name from duckdb_tables() where database_name = 'source' and schema_name = ?",
+                [schema]).fetchall():
+                conn.execute(f'create table {schema}."{table}" as select * from source.{schema}."{table}"')
+        conn.execute("detach source")
+        db = conn.execute("select current_database()").fetchone()[0]
+        started = time.perf_counter()
+        models = tests = 0
+        for result in nodes:
+            node = manifest["nodes"][result["unique_id"]]
+            sql = node.get("compiled_code")
+            if not sql:
+                continue
+            sql = sql.replace(f'"{node["database"]}".', f'"{db}".')
+            for other in {manifest["nodes"][d]["database"] for d in node["depends_on"]["nodes"]
+                          if d in manifest["nodes"]}:
+                sql = sql.replace(f'"{other}".', f'"{db}".')
+            if node["resource_type"] == "test":
+                conn.execute(f"select count(*) from ({sql}) as failures").fetchone()
+                tests += 1
+                continue
+            kind = "view" if node["config"]["materialized"] == "view" else "table"
+            conn.execute(f'create schema if not exists "{node["schema"]}"')
+            conn.execute(f'create or replace {kind} "{node["schema"]}"."{node["alias"]}" as {sql}')
+            models += 1
+        direct = time.perf_counter() - started
+    copy.unlink(missing_ok=True)
+    return {"direct_seconds": direct, "models": models, "tests": tests}
+
+
+def _percentiles(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {"p50_ms": statistics.median(ordered) * 1000, "p95_ms": p95 * 1000, "runs": len(ordered)}
+
+
+def dashboard_latency(serving: Path, repeats: int) -> tuple[dict, dict]:
+    """Each dashboard query, and each page's whole set, with the cache cleared
+    before every call (a first visit), on the published copy."""
+    os.environ["REFLOOP_SERVING"] = str(serving)
+    from dashboards import queries
+
+    pages = queries.page_queries()
+    frame = queries.FRAME_QUERIES
+    per_query: dict[str, list[float]] = {}
+    per_page: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        for page, calls in pages.items():
+            total = 0.0
+            for name, call in frame + calls:
+                queries._run.clear()
+                started = time.perf_counter()
+                call()
+                spent = time.perf_counter() - started
+                total += spent
+                per_query.setdefault(name, []).append(spent)
+            per_page.setdefault(page, []).append(total)
+    return ({k: _percentiles(v) for k, v in per_query.items()}, {k: _percentiles(v) for k, v in per_page.items()})
+
+
+def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int = 20,
+          log: Callable[[str], None] = print) -> BenchReport:
+    import duckdb
+
+    report = BenchReport(referrals, machine())
+    log(f"[bench] data set of {referrals:,} referrals (cached in {cache})")
+    landing, seconds, peak = generate_cached(referrals, seed, cache)
+    report.stages["generate"] = {"seconds": seconds, "peak_mib": peak, "cached": seconds == 0}
+    work = landing.parent / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    warehouse = work / "refloop.duckdb"
+    log("[bench] full pipeline: ingest, quality checks, dbt build, publish")
+    result = run_pipeline_measured(landing, warehouse)
+    for step, stage in STAGES.items():
+        if step in result["steps"]:
+            report.stages[stage] = {"seconds": result["steps"][step]}
+    report.stages["full run (ingest -> publish)"] = {
+        "seconds": sum(result["steps"].values()),
+        "peak_mib": _peak_mib(max(result["self_peak_kib"], result["children_peak_kib"])),
+        "pipeline_process_peak_mib": _peak_mib(result["self_peak_kib"]),
+        "dbt_process_peak_mib": _peak_mib(result["children_peak_kib"]),
+        "process_wall_seconds": result["wall_seconds"],
+    }
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        for entity in ("referrals", "appointments", "claims", "engagements", "referral_events"):
+            report.rows[entity] = conn.execute(f"select count(*) from raw.{entity}").fetchone()[0]
+    report.ingest_rows_per_second = result["rows_loaded"] / max(result["steps"].get("landed_extracts", 0), 1e-9)
+    log("[bench] the same compiled SQL, directly in one DuckDB session")
+    direct = direct_sql(warehouse, work)
+    dbt_seconds = result["steps"].get("refloop_dbt", 0.0)
+    report.direct_sql = {**direct, "orchestrated_seconds": dbt_seconds, "ratio": dbt_seconds / max(direct["direct_seconds"], 1e-9)}
+    log(f"[bench] dashboard queries, {repeats} cold runs each")
+    from pipelines.paths import serving_path
+
+    report.queries, report.pages = dashboard_latency(serving_path(warehouse), repeats)
+    return report
+
+
+def write_json(report: BenchReport, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report.__dict__, indent=2, default=str))
+
+
+def peak_self_mib() -> float:
+    return _peak_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -1,0 +1,39 @@
+"""`refloop bench` measures every stage and every dashboard page (figures are
+printed, never asserted against a clock)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from pipelines.bench import STAGES
+
+
+def test_bench_reports_every_stage_page_and_query(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "bench", "--referrals", "1500", "--cache", str(tmp_path / "cache"),
+         "--repeats", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["referrals"] == 1500
+    assert set(STAGES.values()) | {"generate", "full run (ingest -> publish)"} == set(report["stages"])
+    assert all(stage["seconds"] > 0 for stage in report["stages"].values())
+    assert report["stages"]["generate"]["peak_mib"] > 0
+    full = report["stages"]["full run (ingest -> publish)"]
+    assert full["peak_mib"] >= full["pipeline_process_peak_mib"] > 0 and full["dbt_process_peak_mib"] > 0
+    assert report["rows"]["referrals"] >= 1500 and report["ingest_rows_per_second"] > 0
+    direct = report["direct_sql"]
+    assert direct["models"] >= 50 and direct["tests"] >= 50 and direct["direct_seconds"] > 0 and direct["ratio"] > 0
+    assert set(report["pages"]) == {"overview", "leakage", "turnaround", "program", "cms50", "queue", "quality"}
+    for figures in [*report["pages"].values(), *report["queries"].values()]:
+        assert 0 < figures["p50_ms"] <= figures["p95_ms"] and figures["runs"] >= 2
+    assert "dashboard page" in done.stdout and "overhead x" in done.stdout
+    # The data set is cached: a second run does not generate again.
+    again = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "bench", "--referrals", "1500", "--cache", str(tmp_path / "cache"),
+         "--repeats", "1", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and json.loads(out.read_text())["stages"]["generate"]["cached"] is True
