@@ -17,6 +17,7 @@ pages = {
         st.Page("app_pages/leakage.py", title="Leakage", icon=":material/call_split:"),
         st.Page("app_pages/turnaround.py", title="Turnaround", icon=":material/timer:"),
         st.Page("app_pages/program.py", title="Program ROI", icon=":material/savings:"),
+        st.Page("app_pages/outreach.py", title="Outreach", icon=":material/campaign:"),
         st.Page("app_pages/cms50.py", title="CMS50", icon=":material/assignment_turned_in:"),
     ],
     "Operations": [

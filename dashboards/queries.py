@@ -324,6 +324,133 @@ def what_if(group: str, extra_share: float) -> dict:
     return frame.iloc[0].to_dict() if len(frame) else {}
 
 
+# --- outreach (program managers) -------------------------------------------
+
+def outreach_summary(f: Filters) -> dict:
+    """Referrals with and without outreach and what became of them, the
+    outreach spend, and the phone (advisor) figures, for the filters."""
+    frame = run(
+        f"""
+        select
+            sum(referrals)::bigint as referrals,
+            sum(case when touches > 0 then referrals else 0 end)::bigint as touched,
+            sum(case when touches > 0 then scheduled else 0 end)::bigint as touched_scheduled,
+            sum(case when touches > 0 then completed_in_network else 0 end)::bigint as touched_completed_in_network,
+            sum(case when touches = 0 then referrals else 0 end)::bigint as untouched,
+            sum(case when touches = 0 then scheduled else 0 end)::bigint as untouched_scheduled,
+            sum(with_phone)::bigint as with_phone,
+            sum(with_phone_scheduled)::bigint as with_phone_scheduled,
+            sum(escalated_to_phone)::bigint as escalated_to_phone,
+            sum(outreach_cost)::double as outreach_cost,
+            sum(case when touches > 0 then outreach_cost else 0 end)::double as touched_cost
+        from marts.agg_outreach_touch_curve
+        where {WHERE_ALL}
+        """, all_params(f))
+    row = frame.iloc[0].to_dict()
+    return {k: (0 if v is None or pd.isna(v) else v) for k, v in row.items()}
+
+
+def outreach_touch_curve(f: Filters) -> pd.DataFrame:
+    return run(
+        f"""
+        select touches, touches_label, sum(referrals)::bigint as referrals, sum(scheduled)::bigint as scheduled,
+               sum(completed_in_network)::bigint as completed_in_network, sum(outreach_cost)::double as outreach_cost
+        from marts.agg_outreach_touch_curve
+        where {WHERE_ALL}
+        group by 1, 2 order by 1
+        """, all_params(f))
+
+
+def outreach_by_channel(f: Filters) -> pd.DataFrame:
+    return run(
+        f"""
+        select channel, purpose,
+               sum(touches)::bigint as touches, sum(responses)::bigint as responses,
+               sum(followed_by_booking_within_7_days)::bigint as followed_by_booking_within_7_days,
+               sum(referrals_touched)::bigint as referrals_touched,
+               sum(referrals_scheduled)::bigint as referrals_scheduled,
+               sum(referrals_completed_in_network)::bigint as referrals_completed_in_network,
+               sum(cost)::double as cost
+        from marts.agg_outreach_by_channel
+        where {WHERE_ALL}
+        group by 1, 2 order by touches desc
+        """, all_params(f))
+
+
+def outreach_sequences(f: Filters, limit: int = 10) -> pd.DataFrame:
+    return run(
+        f"""
+        select first_three_channels, sum(referrals)::bigint as referrals, sum(scheduled)::bigint as scheduled,
+               sum(completed_in_network)::bigint as completed_in_network
+        from marts.agg_outreach_sequences
+        where {WHERE_ALL}
+        group by 1 order by referrals desc, first_three_channels
+        limit ?
+        """, (*all_params(f), limit))
+
+
+def reminder_effect(f: Filters) -> pd.DataFrame:
+    return run(
+        f"""
+        select has_reminder, sum(appointments)::bigint as appointments, sum(no_shows)::bigint as no_shows
+        from marts.agg_reminder_effect
+        where {WHERE_ALL}
+        group by 1 order by 1 desc
+        """, all_params(f))
+
+
+def outreach_timing(f: Filters) -> pd.DataFrame:
+    """Per specialty group: median and p90 days from referral to first touch
+    and from first touch to booking (referrals with outreach)."""
+    return run(
+        f"""
+        select specialty_group,
+               count(days_to_first_touch)::bigint as touched,
+               round(quantile_cont(days_to_first_touch, 0.5), 1) as median_days_to_first_touch,
+               round(quantile_cont(days_to_first_touch, 0.9), 1) as p90_days_to_first_touch,
+               count(days_first_touch_to_booking)::bigint as booked_after_touch,
+               round(quantile_cont(days_first_touch_to_booking, 0.5), 1) as median_days_touch_to_booking,
+               round(quantile_cont(days_first_touch_to_booking, 0.9), 1) as p90_days_touch_to_booking
+        from marts.fct_referral_outreach
+        where outreach_touches > 0 and {WHERE_ALL}
+        group by 1 order by touched desc
+        """, all_params(f))
+
+
+def advisor_value_by_group(f: Filters) -> pd.DataFrame:
+    """Per specialty group, referrals with outreach split by whether an advisor
+    reached them by phone, their conversion, and the phone spend: where human
+    advisors are worth their cost (observational)."""
+    return run(
+        f"""
+        with curve as (
+            select specialty_group,
+                   sum(with_phone)::bigint as with_phone,
+                   sum(with_phone_scheduled)::bigint as with_phone_scheduled,
+                   sum(referrals - with_phone)::bigint as without_phone,
+                   sum(scheduled - with_phone_scheduled)::bigint as without_phone_scheduled
+            from marts.agg_outreach_touch_curve
+            where touches > 0 and {WHERE_ALL}
+            group by 1
+        ),
+        phone as (
+            select specialty_group, sum(cost)::double as phone_cost
+            from marts.agg_outreach_by_channel
+            where channel = 'phone' and {WHERE_ALL}
+            group by 1
+        )
+        select curve.*, coalesce(phone.phone_cost, 0) as phone_cost
+        from curve left join phone using (specialty_group)
+        order by with_phone desc
+        """, (*all_params(f), *all_params(f)))
+
+
+def outreach_cost_per_outcome() -> pd.DataFrame:
+    return run(
+        "select * from marts.agg_outreach_cost_per_outcome "
+        "order by channel = '(all)' desc, total_cost desc")
+
+
 # --- CMS50 ----------------------------------------------------------------
 
 def cms50() -> pd.DataFrame:
@@ -537,6 +664,14 @@ def page_queries(f: Filters | None = None) -> dict[str, list[tuple[str, Callable
         "program": [("program_return", program_return), ("uplift_by_group", uplift_by_group),
                     ("channel_costs", channel_costs),
                     ("what_if", lambda: what_if(groups[0] if groups else "cardiology", 0.1))],
+        "outreach": [("outreach_summary", lambda: outreach_summary(f)),
+                     ("outreach_touch_curve", lambda: outreach_touch_curve(f)),
+                     ("reminder_effect", lambda: reminder_effect(f)),
+                     ("outreach_by_channel", lambda: outreach_by_channel(f)),
+                     ("outreach_timing", lambda: outreach_timing(f)),
+                     ("outreach_sequences", lambda: outreach_sequences(f)),
+                     ("advisor_value_by_group", lambda: advisor_value_by_group(f)),
+                     ("outreach_cost_per_outcome", outreach_cost_per_outcome)],
         "cms50": [("cms50", cms50)],
         "queue": [("queue", lambda: queue((), (), (), 0, 10_000)), ("queue_volume", queue_volume),
                   ("queue_changes", queue_changes)],

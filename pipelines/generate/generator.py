@@ -68,7 +68,10 @@ SPECIALTY_PROFILE = {
     "infectious_disease": (0.005, 3, 14, 0.66, 0.07, 210.0, ("B20", "A49.9")),
     "sleep_medicine": (0.005, 6, 40, 0.55, 0.15, 250.0, ("G47.33",)),
 }
-NAVIGATION_UPLIFT = 0.10      # added booking probability for navigated referrals
+NAVIGATION_UPLIFT = 0.10      # added booking probability for navigated referrals, on average:
+PHONE_REACHED = 0.5           #   navigated referrals an advisor reaches by phone...
+PHONE_UPLIFT = 0.16           #   ...gain this much (advisors convert hard cases),
+DIGITAL_UPLIFT = 0.04         #   the others only this much (0.5 x 0.16 + 0.5 x 0.04 = 0.10)
 NO_SHOW = 0.21                # first-appointment no-show without a reminder
 NO_SHOW_WITH_REMINDER = 0.12
 CANCELLED = 0.08
@@ -249,7 +252,10 @@ def generate(options: GenerateOptions) -> dict[str, pl.DataFrame]:
 
     prof = {k: np.array([SPECIALTY_PROFILE[g][i] for g in world.groups])[gi] for k, i in
             (("book_lag", 1), ("wait", 2), ("p_book", 3), ("p_leak", 4), ("amount", 5))}
-    p_book = np.clip(prof["p_book"] - 0.05 + np.where(navigated, NAVIGATION_UPLIFT, 0) + np.where(urgent, 0.06, 0), 0, 0.95)
+    # Drawn from a stream of its own, so the rest of the data set stays as it was.
+    phone_reached = navigated & (np.random.default_rng(options.seed + 17).random(n) < PHONE_REACHED)
+    uplift = np.where(phone_reached, PHONE_UPLIFT, np.where(navigated, DIGITAL_UPLIFT, 0))
+    p_book = np.clip(prof["p_book"] - 0.05 + uplift + np.where(urgent, 0.06, 0), 0, 0.95)
     path = rng.random(n)
     books = eligible & (path < p_book)
     leaks = eligible & ~books & (path < p_book + 0.8 * prof["p_leak"])
@@ -400,7 +406,7 @@ def generate(options: GenerateOptions) -> dict[str, pl.DataFrame]:
 
     # --- engagements ------------------------------------------------------
     engagements = _engagements(rng, start, span_days, created_off, navigated & eligible, has_first,
-                               booked_off, start_off, reminded)
+                               booked_off, start_off, reminded, phone_reached)
 
     patients = pl.DataFrame({
         "patient_id": _patient_ids(np.arange(world.n_patients)),
@@ -561,7 +567,8 @@ def _events(rng, start, span_days, created_off, eligible, sent_to, completed_day
     })
 
 
-def _engagements(rng, start, span_days, created_off, navigated, has_first, booked_off, start_off, reminded) -> pl.DataFrame:
+def _engagements(rng, start, span_days, created_off, navigated, has_first, booked_off, start_off, reminded,
+                 phone_reached) -> pl.DataFrame:
     n = created_off.size
     touches = np.where(navigated, rng.choice([1, 2, 3, 4, 5], n, p=[0.3, 0.28, 0.2, 0.14, 0.08]), 0)
     rep = np.repeat(np.arange(n), touches)
@@ -572,6 +579,14 @@ def _engagements(rng, start, span_days, created_off, navigated, has_first, booke
     channel = rng.choice(channels, rep.size, p=np.array(list(CHANNEL_WEIGHTS.values())))
     # escalation: later touches move to the phone
     channel = np.where((k >= 2) & (rng.random(rep.size) < 0.5), "phone", channel)
+    # Only the referrals an advisor reached have phone touches, and each has one:
+    # the last touch when no earlier one was by phone.
+    reached = phone_reached[rep]
+    channel = np.where(~reached & (channel == "phone"), "ivr", channel)
+    last = np.r_[rep[1:] != rep[:-1], True] if rep.size else np.array([], bool)
+    had_phone = np.zeros(created_off.size, bool)
+    np.logical_or.at(had_phone, rep, channel == "phone")
+    channel = np.where(last & reached & ~had_phone[rep], "phone", channel)
     purpose = np.where(k == 0, rng.choice(np.array(["intake", "eligibility"]), rep.size), "scheduling")
     outcome = rng.choice(np.array(["delivered", "responded", "scheduled", "no_answer", "failed"]), rep.size,
                          p=[0.45, 0.2, 0.12, 0.18, 0.05])

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from pipelines.paths import ROOT
 
 APP = str(ROOT / "dashboards" / "app.py")
-PAGES = ["overview", "leakage", "turnaround", "program", "cms50", "quality"]
+PAGES = ["overview", "leakage", "turnaround", "program", "outreach", "cms50", "quality"]
 LAST_12 = "created_month between date '2025-12-01' and date '2026-11-01'"
 
 
@@ -214,3 +214,40 @@ def test_dbt_exposures_list_exactly_the_marts_each_page_reads(app, monkeypatch):
         read = set(re.findall(r"\bmarts\.(\w+)", " ".join(seen)))
         # the frame's filter options (agg_referrals_cube) are read on every page
         assert read - {"agg_referrals_cube"} == declared[page] - {"agg_referrals_cube"}, page
+
+
+def test_outreach_page_matches_the_marts_and_follows_the_filters(app, built_warehouse):
+    at = app("outreach")
+    assert "Observational" in at.warning[0].value
+    touched, scheduled = built_warehouse.query(
+        f"select count(*), count(*) filter (where is_scheduled) from marts.fct_referral_outreach "
+        f"where {LAST_12} and outreach_touches > 0")[0]
+    shown = metrics(at)
+    assert shown["Referrals with outreach"] == f"{touched:,}"
+    assert shown["Conversion with outreach"] == f"{scheduled / touched:.1%}"
+    no_show = built_warehouse.scalar(
+        f"select sum(no_shows) / sum(appointments) from marts.agg_reminder_effect where {LAST_12} and has_reminder")
+    assert shown["No-shows with a reminder"] == f"{no_show:.1%}"
+
+    at.multiselect(key="f_groups").select("cardiology").run()
+    cardiology = built_warehouse.scalar(
+        f"select count(*) from marts.fct_referral_outreach where {LAST_12} and outreach_touches > 0 "
+        f"and specialty_group = 'cardiology'")
+    assert metrics(at)["Referrals with outreach"] == f"{cardiology:,}"
+
+
+def test_outreach_page_suppresses_small_cells(app, built_warehouse):
+    group, practice, _ = small_cell(built_warehouse)
+    at = app("outreach")
+    at.multiselect(key="f_groups").select(group)
+    at.multiselect(key="f_practices").select(practice).run()
+    assert not at.exception
+    count_columns = {"referrals", "scheduled", "completed_in_network", "touches", "referrals_touched",
+                     "with_phone", "without_phone", "touched", "appointments", "no_shows"}
+    for frame in at.dataframe:
+        table = frame.value
+        if "channel" in table.columns and (table["channel"] == "(all)").any():
+            continue                                # the whole-program table: all data, large counts
+        for column in count_columns & set(table.columns):
+            assert not table[column].dropna().between(1, 10).any(), column
+    assert metrics(at)["Referrals with outreach"] == "–"

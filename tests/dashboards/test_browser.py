@@ -19,7 +19,7 @@ from pipelines.paths import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
-PAGES = {"": "Overview", "leakage": "Leakage", "turnaround": "Turnaround", "program": "Program ROI",
+PAGES = {"": "Overview", "leakage": "Leakage", "turnaround": "Turnaround", "program": "Program ROI", "outreach": "Outreach",
          "cms50": "CMS50", "queue": "Referral queue", "quality": "Data quality"}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]

@@ -126,5 +126,5 @@ def test_docs_site_describes_every_mart_metric_and_dashboard(built_warehouse, tm
         assert description.startswith("**Completion rate**") and "docs/metrics.md" in description
     assert documented["fct_referrals"]["columns"]["outcome"]["description"].startswith("**Outcome**")
     exposures = {e["name"] for e in manifest["exposures"].values()}
-    assert exposures == {f"dashboard_{p}" for p in ("overview", "leakage", "turnaround", "program", "cms50",
-                                                      "queue", "quality")}
+    assert exposures == {f"dashboard_{p}" for p in ("overview", "leakage", "turnaround", "program", "outreach",
+                                                      "cms50", "queue", "quality")}

@@ -28,7 +28,7 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     assert report["rows"]["referrals"] >= 1500 and report["ingest_rows_per_second"] > 0
     direct = report["direct_sql"]
     assert direct["models"] >= 50 and direct["tests"] >= 50 and direct["direct_seconds"] > 0 and direct["ratio"] > 0
-    assert set(report["pages"]) == {"overview", "leakage", "turnaround", "program", "cms50", "queue", "quality"}
+    assert set(report["pages"]) == {"overview", "leakage", "turnaround", "program", "outreach", "cms50", "queue", "quality"}
     for figures in [*report["pages"].values(), *report["queries"].values()]:
         assert 0 < figures["p50_ms"] <= figures["p95_ms"] and figures["runs"] >= 2
     assert "dashboard page" in done.stdout and "overhead x" in done.stdout
