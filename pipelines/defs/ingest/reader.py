@@ -34,7 +34,8 @@ from pipelines.contract import (
 )
 
 CHUNK_ROWS = 200_000
-MAX_FIELD_BYTES = 2**31 - 1
+MAX_FIELD_BYTES = 2**31 - 1   # what the CSV parser accepts, so a long field is a row reject, not a crash
+MAX_FIELD_CHARS = 65_536      # a longer value rejects its row (no extract field is legitimately that long)
 csv.field_size_limit(MAX_FIELD_BYTES)
 
 TRUE_WORDS = ("true", "t", "1", "y", "yes")
@@ -77,8 +78,30 @@ def _open_text(path: Path) -> io.TextIOBase:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
 
 
-def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(start line, fields) of every non-blank record, header included."""
+# The first bytes of files that are not text at all, and what they are.
+BINARY_SIGNATURES = (
+    (b"\xff\xfe", "UTF-16 text, not UTF-8; save the extract as UTF-8"),
+    (b"\xfe\xff", "UTF-16 text, not UTF-8; save the extract as UTF-8"),
+    (b"PK\x03\x04", "a ZIP archive or Excel workbook, not CSV text; export the extract as CSV (or unzip it)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook, not CSV text; export the extract as CSV"),
+)
+
+
+def _binary_kind(path: Path) -> str | None:
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rb") as handle:
+            head = handle.read(8)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return next((what for signature, what in BINARY_SIGNATURES if head.startswith(signature)), None)
+
+
+def _records(path: Path) -> Iterator[tuple[int, int, list[str]]]:
+    """(start line, end line, fields) of every non-blank record, header included."""
+    kind = _binary_kind(path)
+    if kind:
+        raise FileRejected(kind)
     with _open_text(path) as text:
         reader = csv.reader(text, strict=False)
         last_line = 0
@@ -87,7 +110,7 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
                 start = last_line + 1
                 last_line = reader.line_num
                 if fields:
-                    yield start, fields
+                    yield start, last_line, fields
         except UnicodeDecodeError:
             line, byte = _first_invalid_utf8(path)
             raise FileRejected(
@@ -118,6 +141,8 @@ def normalize_header(fields: list[str]) -> list[str]:
 
 
 def check_header(entity: Entity, header: list[str]) -> None:
+    if any("\x00" in h for h in header):
+        raise FileRejected("the header holds NUL bytes: UTF-16 or binary data, not UTF-8 text; save the extract as UTF-8")
     seen: set[str] = set()
     duplicates = sorted({h for h in header if h in seen or seen.add(h)})
     if duplicates:
@@ -140,7 +165,7 @@ def read_extract(path: Path, entity: Entity, chunk_rows: int = CHUNK_ROWS) -> It
     """
     records = _records(path)
     try:
-        _, header_fields = next(records)
+        _, _, header_fields = next(records)
     except StopIteration:
         raise FileRejected("empty file: no header row") from None
     header = normalize_header(header_fields)
@@ -151,11 +176,14 @@ def read_extract(path: Path, entity: Entity, chunk_rows: int = CHUNK_ROWS) -> It
     batch: list[list[str]] = []
     bad: list[tuple[int, str, str]] = []
     read = 0
-    for line, fields in records:
+    for line, end, fields in records:
         read += 1
         if len(fields) == width:
             batch_lines.append(line)
             batch.append(fields)
+        elif end > line and any("\n" in f or "\r" in f for f in fields):
+            bad.append((line, f"unbalanced quotes: a quoted field opened on line {line} runs to line {end} "
+                              f"({len(fields)} fields, expected {width})", _join(fields)))
         else:
             bad.append((line, f"expected {width} fields, found {len(fields)}", _join(fields)))
         if len(batch) + len(bad) >= chunk_rows:
@@ -193,6 +221,12 @@ def _validate(
 
     typed: list[pl.Expr] = []
     errors: list[pl.Expr] = []
+    for name, i in position.items():
+        length = pl.col(f"_c{i}").str.len_chars()
+        errors.append(pl.when(length > MAX_FIELD_CHARS).then(pl.format(
+            f"{name}: value of {{}} characters is longer than the limit of {MAX_FIELD_CHARS}", length)))
+        errors.append(pl.when(pl.col(f"_c{i}").str.contains("\x00", literal=True)).then(
+            pl.lit(f"{name}: contains a NUL byte (binary data in a text file?)")))
     for column in entity.columns:
         if column.name not in position:
             typed.append(pl.lit(None, dtype=_polars_type(column.type)).alias(column.name))
