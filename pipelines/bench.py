@@ -45,6 +45,7 @@ class BenchReport:
     direct_sql: dict = field(default_factory=dict)
     queries: dict[str, dict] = field(default_factory=dict)
     pages: dict[str, dict] = field(default_factory=dict)
+    under_load: dict = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         out = [f"refloop bench: {self.referrals:,} referrals on {self.machine.get('cpus')} CPUs, "
@@ -68,6 +69,16 @@ class BenchReport:
         out.append(f"{'dashboard query':<40} {'p50 ms':>8} {'p95 ms':>8}")
         for name, q in self.queries.items():
             out.append(f"{name:<40} {q['p50_ms']:>8.1f} {q['p95_ms']:>8.1f}")
+        if self.under_load:
+            load = self.under_load
+            out.append("")
+            out.append(f"page loads over HTTP/WebSocket (whole page rendered by the Streamlit server), "
+                       f"{load['sessions']} concurrent sessions while a pipeline run writes:")
+            out.append(f"{'page':<26} {'idle s':>8} {'p50 s':>8} {'p95 s':>8}")
+            for name, page in load["pages"].items():
+                idle = load["idle"].get(name, {}).get("p50_s", float("nan"))
+                out.append(f"{name:<26} {idle:>8.2f} {page['p50_s']:>8.2f} {page['p95_s']:>8.2f}")
+            out.append(f"errors: {len(load['errors'])}; the run {'succeeded' if load['run_succeeded'] else 'FAILED'}")
         return out
 
 
@@ -214,7 +225,47 @@ def dashboard_latency(serving: Path, repeats: int) -> tuple[dict, dict]:
     return ({k: _percentiles(v) for k, v in per_query.items()}, {k: _percentiles(v) for k, v in per_page.items()})
 
 
-def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int = 20,
+def load_while_writing(landing: Path, warehouse: Path, sessions: int) -> dict:
+    """Serve the dashboards on the published copy, load every page once in
+    one session (idle), then in `sessions` concurrent sessions while a
+    pipeline run rebuilds and republishes the warehouse."""
+    import signal
+    import socket
+    import sys
+
+    from pipelines.loadtest import run_sessions, summarize
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cli = [sys.executable, "-m", "pipelines.cli"]
+    server = subprocess.Popen([*cli, "dashboard", "--warehouse", str(warehouse), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the dashboard server did not start") from None
+                time.sleep(0.5)
+        base = f"http://127.0.0.1:{port}"
+        idle = summarize(run_sessions(base, sessions=1))
+        run = subprocess.Popen([*cli, "run", "--extracts", str(landing), "--warehouse", str(warehouse)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "DAGSTER_HOME": ""})
+        loaded = summarize(run_sessions(base, sessions=sessions, timeout=300))
+        run.wait()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    return {"sessions": sessions, "idle": idle["pages"], "pages": loaded["pages"], "overall": loaded["overall"],
+            "errors": loaded["errors"], "run_succeeded": run.returncode == 0}
+
+
+def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int = 20, sessions: int = 20,
           log: Callable[[str], None] = print) -> BenchReport:
     import duckdb
 
@@ -250,6 +301,9 @@ def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int =
     from pipelines.paths import serving_path
 
     report.queries, report.pages = dashboard_latency(serving_path(warehouse), repeats)
+    if sessions:
+        log(f"[bench] {sessions} concurrent dashboard sessions while a pipeline run writes")
+        report.under_load = load_while_writing(landing, warehouse, sessions)
     return report
 
 

@@ -368,7 +368,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipelines.bench import bench, write_json
 
-    report = bench(args.referrals, seed=args.seed, cache=Path(args.cache), repeats=args.repeats)
+    report = bench(args.referrals, seed=args.seed, cache=Path(args.cache), repeats=args.repeats, sessions=args.sessions)
     print()
     for line in report.lines():
         print(line)
@@ -496,6 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="also write the figures as JSON")
     p.add_argument("--cache", type=Path, default=DATA_DIR / "bench", help="where generated data sets are kept")
     p.add_argument("--repeats", type=_positive, default=20, help="cold runs per dashboard query (default 20)")
+    p.add_argument("--sessions", type=int, default=20,
+                   help="concurrent dashboard sessions loading every page while a run writes (default 20; 0 skips)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("quality", help="data-quality results of the latest run (exit 1 on any error)")

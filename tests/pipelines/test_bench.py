@@ -14,7 +14,7 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "bench", "--referrals", "1500", "--cache", str(tmp_path / "cache"),
-         "--repeats", "2", "--out", str(out)],
+         "--repeats", "2", "--sessions", "3", "--out", str(out)],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -32,8 +32,14 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     for figures in [*report["pages"].values(), *report["queries"].values()]:
         assert 0 < figures["p50_ms"] <= figures["p95_ms"] and figures["runs"] >= 2
     assert "dashboard page" in done.stdout and "overhead x" in done.stdout
+    # page loads over real HTTP/WebSocket, idle and with 3 sessions while a run writes
+    load = report["under_load"]
+    assert load["sessions"] == 3 and load["run_succeeded"] and load["errors"] == []
+    assert set(load["pages"]) == set(load["idle"]) and len(load["pages"]) >= 7
+    assert all(page["loads"] == 3 and page["p50_s"] > 0 for page in load["pages"].values())
+    assert "concurrent sessions while a pipeline run writes" in done.stdout
     # The data set is cached: a second run does not generate again.
     again = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "bench", "--referrals", "1500", "--cache", str(tmp_path / "cache"),
-         "--repeats", "1", "--out", str(out)], capture_output=True, text=True, timeout=600)
+         "--repeats", "1", "--sessions", "0", "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and json.loads(out.read_text())["stages"]["generate"]["cached"] is True
