@@ -7,6 +7,7 @@ import os
 from dagster import AssetSelection, Definitions, EnvVar, define_asset_job, in_process_executor
 from dagster_dbt import DbtCliResource
 
+from pipelines.defs.automation import daily_build_schedule, landing_folder_sensor
 from pipelines.defs.ingest.assets import landed_extracts
 from pipelines.defs.publish.assets import published_warehouse
 from pipelines.defs.quality.assets import landed_quality_checks, mart_quality_checks
@@ -31,6 +32,8 @@ defs = Definitions(
     assets=[landed_extracts, refloop_dbt, published_warehouse],
     asset_checks=[landed_quality_checks, mart_quality_checks],
     jobs=[build_job],
+    sensors=[landing_folder_sensor],
+    schedules=[daily_build_schedule],
     resources={
         "warehouse": WarehouseResource(path=_setting("REFLOOP_WAREHOUSE", DEFAULT_WAREHOUSE)),
         "extracts": ExtractsResource(directory=_setting("REFLOOP_EXTRACTS", DEFAULT_EXTRACTS)),

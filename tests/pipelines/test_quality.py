@@ -28,7 +28,7 @@ from pipelines.defs.quality.checks import (
 from pipelines.defs.quality.store import quality_path
 from pipelines.generate.dirty import DEFECTS
 from pipelines.generate.generator import GenerateOptions, generate_to
-from tests.conftest import build
+from tests.conftest import Built, build
 
 REFLOOP = [sys.executable, "-m", "pipelines.cli"]
 SMALL = 3_000
@@ -55,6 +55,22 @@ def small_clean(tmp_path_factory):
     out = tmp_path_factory.mktemp("clean") / "landing"
     generate_to(GenerateOptions(referrals=SMALL, seed=11), out)
     return out
+
+
+@pytest.fixture(scope="module")
+def small_clean_built(small_clean, tmp_path_factory):
+    """small_clean built once; tests take a copy of the warehouse and its published copies."""
+    built = build(small_clean, tmp_path_factory.mktemp("clean_built") / "refloop.duckdb")
+    assert built.summary.success and built.summary.published
+    return built
+
+
+def copy_built(built, landing: Path, warehouse: Path) -> Built:
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    for source, target in ((built.warehouse, warehouse), (built.serving, Built(landing, warehouse, None).serving),
+                           (quality_path(built.warehouse), quality_path(warehouse))):
+        shutil.copy(source, target)
+    return Built(landing, warehouse, built.summary)
 
 
 def test_luhn_rule_in_sql_agrees_with_the_contract():
@@ -113,12 +129,11 @@ def test_each_seeded_defect_is_caught_as_a_warning_and_the_build_still_publishes
     assert not any("MRN" in s for r in failing.values() for s in r["failing_sample"])
 
 
-def test_an_error_stops_publication_and_the_previous_copy_keeps_serving(small_clean, tmp_path):
+def test_an_error_stops_publication_and_the_previous_copy_keeps_serving(small_clean_built, tmp_path):
     landing = tmp_path / "landing"
-    shutil.copytree(small_clean, landing)
+    shutil.copytree(small_clean_built.extracts, landing)
     warehouse = tmp_path / "wh" / "refloop.duckdb"
-    first = build(landing, warehouse)
-    assert first.summary.success and first.summary.published
+    first = copy_built(small_clean_built, landing, warehouse)
     serving_before = published_run(first.serving)
     marts_before = first.query("select count(*), sum(out_of_network_revenue) from marts.fct_referrals")
 
@@ -153,10 +168,10 @@ def test_an_error_stops_publication_and_the_previous_copy_keeps_serving(small_cl
     assert "1 errors" in done.stdout
 
 
-def test_stale_feeds_are_flagged_without_blocking(small_clean, tmp_path):
+def test_stale_feeds_are_flagged_without_blocking(small_clean_built, tmp_path):
+    small_clean = small_clean_built.extracts
     warehouse = tmp_path / "stale.duckdb"
-    first = build(small_clean, warehouse)
-    assert first.summary.success
+    copy_built(small_clean_built, small_clean, warehouse)
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute("update raw.claims set _loaded_at = _loaded_at - interval 20 day")
         conn.execute("update raw.providers set _loaded_at = _loaded_at - interval 200 day")

@@ -6,6 +6,7 @@ run writes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -80,6 +81,33 @@ def mart_differences(reference: Path, other: Path) -> dict[str, tuple[int, int]]
     return differences
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving_dashboards(warehouse: Path):
+    """`refloop dashboard` over the warehouse's published copy, on a free port."""
+    port = free_port()
+    server = subprocess.Popen([*REFLOOP, "dashboard", "--warehouse", str(warehouse), "--port", str(port)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "dashboard did not start"
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def test_killed_runs_are_completed_by_the_next_with_the_same_marts(built_warehouse, tmp_path):
     extracts = built_warehouse.extracts
     warehouse = tmp_path / "crash.duckdb"
@@ -104,10 +132,23 @@ def test_killed_runs_are_completed_by_the_next_with_the_same_marts(built_warehou
               and sum("OK created" in line or "ASSET_MATERIALIZATION" in line for line in lines) >= 12)
     assert not serving_path(warehouse).exists()          # a killed run publishes nothing
 
-    # 3. the next run completes: nothing lost, nothing doubled, same marts as an uninterrupted run
-    final = start_run(extracts, warehouse)
-    output = final.communicate(timeout=900)[0]
+    # 3. the next run completes, while 20 dashboard sessions load every page of the
+    #    previous publication (put in place here) and then of the new one
+    shutil.copy(built_warehouse.serving, serving_path(warehouse))
+    with serving_dashboards(warehouse) as base:
+        final = start_run(extracts, warehouse)
+        started = time.monotonic()
+        loads = run_sessions(base, sessions=20, pages=PAGES, timeout=180)
+        elapsed = time.monotonic() - started
+        output = final.communicate(timeout=900)[0]
     assert final.returncode == 0, output[-4000:]
+    report = summarize(loads)
+    print(f"\n20 sessions x {len(PAGES)} pages while a run wrote: {elapsed:.0f} s, "
+          f"p50 {report['overall']['p50_s']} s, p95 {report['overall']['p95_s']} s")
+    assert len(loads) == 20 * len(PAGES)
+    assert report["errors"] == []
+    assert all(load.headings for load in loads)            # every page drew its content
+
     with duckdb.connect(str(warehouse), read_only=True) as conn, \
             duckdb.connect(str(built_warehouse.warehouse), read_only=True) as ref:
         for sql in ("select count(*) from raw._manifest where status = 'loaded'",
@@ -159,46 +200,3 @@ def test_a_reader_sees_the_old_copy_or_the_new_never_a_mix(built_warehouse, tmp_
         thread.join()
     assert problems == []
     assert reads > 10
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_twenty_dashboard_sessions_while_a_run_writes(built_warehouse, tmp_path):
-    warehouse = tmp_path / "live.duckdb"
-    shutil.copy(built_warehouse.warehouse, warehouse)
-    shutil.copy(built_warehouse.serving, serving_path(warehouse))
-    port = free_port()
-    server = subprocess.Popen([*REFLOOP, "dashboard", "--warehouse", str(warehouse), "--port", str(port)],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    run = None
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "dashboard did not start"
-                time.sleep(0.5)
-        run = start_run(built_warehouse.extracts, warehouse)     # rebuilds and republishes while pages load
-        started = time.monotonic()
-        loads = run_sessions(base, sessions=20, pages=PAGES, timeout=180)
-        elapsed = time.monotonic() - started
-        output = run.communicate(timeout=900)[0]
-        assert run.returncode == 0, output[-3000:]
-    finally:
-        if run and run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    report = summarize(loads)
-    print(f"\n20 sessions x {len(PAGES)} pages while a run wrote: {elapsed:.0f} s, "
-          f"p50 {report['overall']['p50_s']} s, p95 {report['overall']['p95_s']} s")
-    assert len(loads) == 20 * len(PAGES)
-    assert report["errors"] == []
-    assert all(load.headings for load in loads)            # every page drew its content

@@ -2,6 +2,7 @@
 is an asset and every dbt test an asset check on it."""
 
 
+import fcntl
 import json
 import os
 import subprocess
@@ -31,7 +32,14 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     sources = [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"}
                and "target" not in p.parts and "logs" not in p.parts]
     newest = max((p.stat().st_mtime for p in sources), default=0.0)
-    if not manifest.exists() or manifest.stat().st_mtime < newest:
+    if manifest.exists() and manifest.stat().st_mtime >= newest:
+        return manifest
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    # One parse at a time (a code server, the CLI and test workers may all ask at once).
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest.exists() and manifest.stat().st_mtime >= newest:
+            return manifest
         parsed = subprocess.run(
             [str(DBT_EXECUTABLE), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
             capture_output=True,

@@ -1,0 +1,75 @@
+"""The landing-folder sensor and the daily schedule, evaluated by Dagster on
+real files."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+
+from dagster import SensorResult, SkipReason, build_schedule_context, build_sensor_context
+
+from pipelines.definitions import BUILD_JOB, defs
+from pipelines.defs.automation import SETTLE_SECONDS, daily_build_schedule, landing_folder_sensor
+from pipelines.resources import ExtractsResource
+
+HEADER = "referral_id,patient_id,created_at,requested_specialty_code,status,updated_at\n"
+
+
+def evaluate(folder, cursor=None):
+    context = build_sensor_context(cursor=cursor, resources={"extracts": ExtractsResource(directory=str(folder))})
+    return landing_folder_sensor(context)
+
+
+def age(path, seconds):
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def test_the_code_location_has_the_sensor_and_the_schedule_on_the_build_job():
+    assert defs.get_sensor_def("landing_folder_sensor").job_name == BUILD_JOB
+    schedule = defs.get_schedule_def("daily_build")
+    assert schedule.job_name == BUILD_JOB and schedule.cron_schedule == "0 6 * * *"
+
+
+def test_sensor_starts_a_build_for_new_and_changed_files_once_they_settle(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    assert isinstance(evaluate(landing), SkipReason)                    # nothing there
+
+    first = landing / "referrals_2026-03-01.csv"
+    first.write_text(HEADER + "R1,P1,2026-03-01,207RC0000X,active,2026-03-01\n")
+    waiting = evaluate(landing)                                          # still being written?
+    assert isinstance(waiting, SkipReason) and "settle" in waiting.skip_message
+
+    age(first, SETTLE_SECONDS + 5)
+    (landing / "notes.txt").write_text("not an extract")                # ignored
+    fired = evaluate(landing)
+    assert isinstance(fired, SensorResult) and len(fired.run_requests) == 1
+    assert fired.run_requests[0].tags["refloop/files"] == "1"
+    cursor = fired.cursor
+
+    assert isinstance(evaluate(landing, cursor), SkipReason)           # nothing new since
+
+    second = landing / "appointments_2026-03-02.csv"
+    second.write_text("appointment_id\n")
+    age(second, SETTLE_SECONDS + 5)
+    again = evaluate(landing, cursor)
+    assert isinstance(again, SensorResult)
+    assert again.run_requests[0].run_key != fired.run_requests[0].run_key
+    assert again.run_requests[0].tags["refloop/files"] == "1"
+
+    first.write_text(HEADER + "R1,P1,2026-03-01,207RC0000X,revoked,2026-03-05\n")   # a re-sent file
+    age(first, SETTLE_SECONDS + 5)
+    assert isinstance(evaluate(landing, again.cursor), SensorResult)
+
+
+def test_missing_landing_folder_is_a_skip_not_a_crash(tmp_path):
+    result = evaluate(tmp_path / "not-there")
+    assert isinstance(result, SkipReason)
+
+
+def test_daily_schedule_requests_a_build():
+    context = build_schedule_context(scheduled_execution_time=datetime(2026, 12, 2, 6, tzinfo=UTC))
+    requests = list(daily_build_schedule.evaluate_tick(context).run_requests)
+    assert len(requests) == 1 and requests[0].tags["refloop/trigger"] == "daily_schedule"
