@@ -229,38 +229,16 @@ def load_while_writing(landing: Path, warehouse: Path, sessions: int) -> dict:
     """Serve the dashboards on the published copy, load every page once in
     one session (idle), then in `sessions` concurrent sessions while a
     pipeline run rebuilds and republishes the warehouse."""
-    import signal
-    import socket
-    import sys
+    from pipelines.loadtest import run_sessions, serving_dashboards, summarize
 
-    from pipelines.loadtest import run_sessions, summarize
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cli = [sys.executable, "-m", "pipelines.cli"]
-    server = subprocess.Popen([*cli, "dashboard", "--warehouse", str(warehouse), "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the dashboard server did not start") from None
-                time.sleep(0.5)
-        base = f"http://127.0.0.1:{port}"
+    with serving_dashboards(warehouse) as base:
         idle = summarize(run_sessions(base, sessions=1))
-        run = subprocess.Popen([*cli, "run", "--extracts", str(landing), "--warehouse", str(warehouse)],
+        run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--extracts", str(landing),
+                                "--warehouse", str(warehouse)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, "DAGSTER_HOME": ""})
         loaded = summarize(run_sessions(base, sessions=sessions, timeout=300))
         run.wait()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
     return {"sessions": sessions, "idle": idle["pages"], "pages": loaded["pages"], "overall": loaded["overall"],
             "errors": loaded["errors"], "run_succeeded": run.returncode == 0}
 

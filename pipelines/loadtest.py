@@ -11,16 +11,50 @@ while a pipeline run writes) and by `refloop bench --sessions N`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 PAGES = ("overview", "leakage", "turnaround", "program", "outreach", "cms50", "quality")
+
+
+@contextlib.contextmanager
+def serving_dashboards(warehouse: Path, startup_seconds: float = 120) -> Iterator[str]:
+    """`refloop dashboard` over the warehouse's published copy on a free
+    localhost port; yields its base URL and stops it afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "dashboard", "--warehouse", str(warehouse),
+                               "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + startup_seconds
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the dashboard server did not start") from None
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 @dataclass

@@ -4,6 +4,7 @@ dates of birth is scanned everywhere its output goes."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import subprocess
@@ -44,7 +45,7 @@ def add_phi(landing: Path) -> dict[str, set[str]]:
         frame = frame.with_columns(pl.col("patient_id").replace_strict(names, default="Unknown Person").alias("patient_name"))
         bad = frame.head(1).with_columns(pl.lit("not-a-date").alias("created_at"))
         text = pl.concat([frame, bad]).write_csv()
-        path.write_bytes(__import__("gzip").compress(text.encode()) if path.name.endswith(".gz") else text.encode())
+        path.write_bytes(gzip.compress(text.encode()) if path.name.endswith(".gz") else text.encode())
     return {
         "patient ids": set(patients["patient_id"]),
         "names": set(patients["first_name"]) | set(patients["last_name"]),

@@ -1,24 +1,11 @@
-{#- Outreach per referral: all its engagements, also those dated before the
-    referral was created. Cost is the engagement's cost_amount, else the
-    configured cost of its channel. -#}
+{#- Outreach per referral: all its engagements (reminders included), also
+    those dated before the referral was created. Each engagement's cost
+    (cost_amount, else the configured cost of its channel) comes from
+    int_engagements_sequenced, the one place that rule is written. -#}
 with
 
 engagements as (
-    select * from {{ ref('int_engagements_deduplicated') }}
-),
-
-channel_costs as (
-    select * from {{ ref('int_channel_costs') }}
-),
-
-costed as (
-    select
-        engagements.referral_id,
-        engagements.occurred_at,
-        coalesce(engagements.cost_amount, channel_costs.cost_per_touch) as engagement_cost
-    from engagements
-    left join channel_costs
-        on engagements.channel = channel_costs.channel
+    select * from {{ ref('int_engagements_sequenced') }}
 ),
 
 final as (
@@ -27,7 +14,7 @@ final as (
         count(*) as engagement_count,
         sum(engagement_cost) as engagement_cost,
         min(occurred_at) as first_contact_at
-    from costed
+    from engagements
     group by referral_id
 )
 
