@@ -58,6 +58,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(f"  {entity:<16} {rows:>12,} rows")
     if options.dirty:
         print(f"  seeded defects: {options.dirty} level (docs/data-quality.md lists them)")
+    if getattr(args, "formats", "csv") == "mixed":
+        from pipelines.generate.formats import convert_directory
+
+        converted = convert_directory(Path(args.out))
+        print(f"  referrals as HL7 v2 REF^I12 ({converted['hl7v2']} .hl7 files), appointments as FHIR R4 "
+              f"NDJSON ({converted['fhir']} .ndjson files), the rest as CSV")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 
@@ -447,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dirty", nargs="?", const="warn", choices=("warn", "error"),
                    help="seed data defects the quality checks must catch: 'warn' (default) stays under "
                         "error thresholds; 'error' adds one that stops the build (docs/data-quality.md)")
+    p.add_argument("--formats", choices=("csv", "mixed"), default="csv",
+                   help="'mixed': referrals as HL7 v2 messages and appointments as FHIR NDJSON, the rest "
+                        "CSV, as a health system's exports often are (docs/formats/)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("run", help="ingest an extracts folder and build the warehouse")

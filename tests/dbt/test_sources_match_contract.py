@@ -10,7 +10,7 @@ def test_sources_list_every_landed_column_in_order():
     doc = yaml.safe_load((DBT_PROJECT_DIR / "models/staging/extracts/_extracts__sources.yml").read_text())
     (source,) = doc["sources"]
     tables = {t["name"]: t for t in source["tables"]}
-    assert set(ENTITIES) | {"_manifest", "_rejects", "_warehouse_key"} == set(tables)
+    assert set(ENTITIES) | {"_manifest", "_rejects", "_warehouse_key", "_fhir_references"} == set(tables)
     for entity in ENTITIES.values():
         assert [c["name"] for c in tables[entity.name]["columns"]] == [n for n, _ in landed_columns(entity)]
         assert "freshness" in tables[entity.name]

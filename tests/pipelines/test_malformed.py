@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import random
 from dataclasses import dataclass, field
 
@@ -25,6 +26,25 @@ from pipelines.defs.ingest.reader import MAX_FIELD_CHARS
 H = "referral_id,patient_id,created_at,requested_specialty_code,status,updated_at"
 ROW = "R{n},P{n},2026-03-01,207RC0000X,active,2026-03-02"
 CLAIMS_H = "claim_id,line_number,patient_id,rendering_npi,service_date,allowed_amount,claim_status,updated_at"
+
+
+MSH = "MSH|^~\\&|EPIC|CLINIC|REFLOOP|HOSP|20260302101500||REF^I12|M{n}|P|2.5.1"
+RF1 = "RF1|A|R|207RC0000X^^NUCC|||R{n}|{created}"
+PID = "PID|1||P{n}^^^HOSP^MR"
+
+
+def ref_message(n: int, created: str = "20260301090000", rf1: bool = True, sep: str = "\r") -> str:
+    segments = [MSH.format(n=n), *([RF1.format(n=n, created=created)] if rf1 else []), PID.format(n=n)]
+    return sep.join(segments) + sep
+
+
+def service_request(n: int, **changes) -> str:
+    resource = {"resourceType": "ServiceRequest", "id": f"R{n}", "status": "active", "intent": "order",
+                "subject": {"reference": f"Patient/P{n}"}, "authoredOn": "2026-03-01T09:00:00-05:00",
+                "performerType": {"coding": [{"system": "http://nucc.org/provider-taxonomy", "code": "207RC0000X"}]},
+                "meta": {"lastUpdated": "2026-03-02T10:00:00-05:00"}}
+    resource.update(changes)
+    return json.dumps(resource)
 
 
 def rows(*numbers: int, sep: str = "\n") -> str:
@@ -121,6 +141,32 @@ CASES = [
     Case("referrals_quoted_newlines.csv", f'{H},note\n{rows(1)},"two\nlines"\n{rows(2)},"x"\nR3,P3,bad,207RC0000X,active,2026-03-02,\n'.encode(),
          LOADED, loaded=2, rejects=[(5, "created_at: not an ISO 8601 timestamp: 'bad'")]),
     Case("referrals_extra_columns.csv", f"{H},Favorite Color,\n{rows(1)},blue,x\n".encode(), LOADED, loaded=1),
+    # FHIR that is not JSON, or not FHIR: rejected whole
+    Case("ServiceRequest_xml.ndjson", b"<ServiceRequest xmlns='http://hl7.org/fhir'><id value='R1'/></ServiceRequest>\n",
+         REJECTED, "line 1 is not JSON (column 1: Expecting value)"),
+    Case("bundle_xml.json", b"<?xml version='1.0'?>\n<Bundle xmlns='http://hl7.org/fhir'/>", REJECTED,
+         "not JSON (line 1, column 1: Expecting value)"),
+    Case("ServiceRequest_truncated.ndjson", f"{service_request(1)}\n{service_request(2)[:60]}\n".encode(), REJECTED,
+         "line 2 is not JSON"),
+    Case("export_not_fhir.json", b'{"data": [{"id": 1}]}', REJECTED, "JSON but not a FHIR resource"),
+    Case("ServiceRequest_junk.ndjson.gz", gzip.compress(junk(2048)), REJECTED, "FHIR file is not UTF-8 text"),
+    # FHIR resources that cannot be rows: rejected one by one, with the resource named
+    Case("ServiceRequest_bad_values.ndjson",
+         "\n".join([service_request(1), service_request(2, status="lost"),
+                     service_request(3, performerType=[{"coding": []}]), service_request(4, subject={})]).encode(),
+         LOADED, loaded=1, rejects=[(2, "ServiceRequest/R2: status: 'lost' is not one of"),
+                                    (3, "ServiceRequest/R3: not a valid ServiceRequest resource (AttributeError"),
+                                    (4, "ServiceRequest/R4: patient_id: required value missing")]),
+    # HL7 v2: no MSH is no message; broken segments reject their message only
+    Case("ref_no_msh.hl7", b"RF1|A|R\rPID|1||P1\r", REJECTED, "no MSH segment: not an HL7 v2 message file"),
+    Case("ref_broken_segments.hl7",
+         (ref_message(1) + MSH.format(n=2) + "\r>>> truncated by the interface engine\r" + RF1.format(n=2, created="20260301")
+          + "\r" + ref_message(3, sep="\n")).encode(),
+         LOADED, loaded=2, rejects=[(4, "REF^I12 (line 4): line 5: '>>> truncated by the' is not an HL7 segment")]),
+    Case("ref_missing_rf1.hl7", (ref_message(1) + ref_message(2, rf1=False)).encode(), LOADED, loaded=1,
+         rejects=[(4, "REF^I12 (line 4): no RF1 segment in the message")]),
+    Case("ref_bad_timestamp.hl7", (ref_message(1) + ref_message(2, created="03/01/2026")).encode(), LOADED, loaded=1,
+         rejects=[(4, "REF^I12 (line 4): created_at: not an ISO 8601 timestamp: '03/01/2026'")]),
     # not an extract at all
     Case("notes_from_the_vendor.txt", b"call me", SKIPPED, "no known entity in the name"),
 ]

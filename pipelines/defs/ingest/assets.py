@@ -12,7 +12,8 @@ from pipelines.resources import ExtractsResource, WarehouseResource
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 BOOKKEEPING = {
-    "_manifest": "One row per extract file accepted or rejected, with checksum and row counts.",
+    "_manifest": "One row per extract file and entity accepted or rejected, with format, checksum and row counts.",
+    "_fhir_references": "What FHIR references point at (NPIs, specialties, payers), across every FHIR file loaded.",
     "_rejects": "One row per rejected line: file, line number and reason.",
     "_warehouse_key": "This warehouse's secret for patient_key (made once; never published or logged).",
 }
@@ -55,7 +56,8 @@ def landed_extracts(
     if not has_referrals:
         raise Failure(
             "no referrals extract has been loaded: referrals is the one required entity "
-            "(add a file named referrals_*.csv to the extracts folder)"
+            "(add a file named referrals_*.csv, a FHIR ServiceRequest export or HL7 v2 REF messages "
+            "to the extracts folder; docs/extracts.md, docs/formats/)"
         )
 
     by_entity: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -79,16 +81,25 @@ def landed_extracts(
                 "rows_total": int(totals.get(entity) or 0),
             },
         )
+    def files(status: str | None = None) -> int:
+        return len({r.file_name for r in results if status is None or r.status == status})
+
+    formats: dict[str, set[str]] = defaultdict(set)
+    for result in results:
+        if result.status in (LOADED, REJECTED):
+            formats[result.source_format].add(result.file_name)
     yield MaterializeResult(
         asset_key=AssetKey(["raw", "_manifest"]),
         metadata={
-            "files_seen": len(results),
-            "files_loaded": sum(r.status == LOADED for r in results),
-            "files_rejected": sum(r.status == REJECTED for r in results),
-            "files_unchanged": sum(r.status == "unchanged" for r in results),
-            "files_skipped": sum(r.status == "skipped" for r in results),
+            "files_seen": files(),
+            "files_loaded": files(LOADED),
+            "files_rejected": files(REJECTED),
+            "files_unchanged": files("unchanged"),
+            "files_skipped": files("skipped"),
+            **{f"files_read_as_{fmt}": len(names) for fmt, names in sorted(formats.items())},
         },
     )
+    yield MaterializeResult(asset_key=AssetKey(["raw", "_fhir_references"]))
     yield MaterializeResult(asset_key=AssetKey(["raw", "_warehouse_key"]))
     yield MaterializeResult(
         asset_key=AssetKey(["raw", "_rejects"]),

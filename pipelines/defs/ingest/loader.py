@@ -2,17 +2,22 @@
 
 `raw.<entity>` keeps every version of every record with the file and line it
 came from (the latest-version rule is applied downstream, in dbt, so history
-and late corrections stay visible). `raw._manifest` has one row per file ever
-accepted or rejected, with its checksum; `raw._rejects` one row per rejected
-line. Each file lands in one transaction: a crash leaves it wholly loaded or
-not at all, and re-running picks it up again.
+and late corrections stay visible). `raw._manifest` has one row per file and
+entity ever accepted or rejected, with its checksum (a CSV extract holds one
+entity; a FHIR Bundle, an HL7 v2 feed or a CMS file may hold several);
+`raw._rejects` one row per rejected line or record. Each file lands in one
+transaction: a crash leaves it wholly loaded or not at all, and re-running
+picks it up again.
+
+Which reader a file needs is decided by `formats.detect` (name, then
+content); every reader's rows pass the same validation as CSV rows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,14 +25,17 @@ from pathlib import Path
 import duckdb
 
 from pipelines.contract import ENTITIES, Entity, entity_of, landed_columns
-from pipelines.defs.ingest.reader import FileRejected, read_extract
+from pipelines.defs.ingest.formats import CMS_RIF, CSV, FHIR, HL7V2, cms_rif, detect, fhir, hl7v2
+from pipelines.defs.ingest.formats.common import Mapped, Tally
+from pipelines.defs.ingest.reader import CHUNK_ROWS, Chunk, FileRejected, read_extract, records_chunk
 
 LOADED, REJECTED, UNCHANGED, SKIPPED = "loaded", "rejected", "unchanged", "skipped"
 
 MANIFEST_DDL = """
 create table if not exists raw._manifest (
-    file_name varchar primary key,
-    entity varchar not null,
+    file_name varchar not null,
+    entity varchar not null,          -- '(none)' for a non-CSV file rejected whole
+    source_format varchar not null,   -- csv | fhir | hl7v2 | cms_rif
     sha256 varchar not null,
     size_bytes bigint not null,
     status varchar not null,          -- loaded | rejected
@@ -37,9 +45,13 @@ create table if not exists raw._manifest (
     error varchar,                    -- why a rejected file was rejected
     columns varchar[],                -- header as read (normalized)
     run_id varchar,
-    loaded_at timestamp not null
+    loaded_at timestamp not null,
+    unresolved_references bigint not null default 0,  -- FHIR references that resolved to nothing
+    note varchar,                     -- what a non-CSV reader saw but did not map
+    primary key (file_name, entity)
 )
 """
+NO_ENTITY = "(none)"
 REJECTS_DDL = """
 create table if not exists raw._rejects (
     file_name varchar not null,
@@ -62,14 +74,19 @@ class FileResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     message: str = ""
+    source_format: str = CSV
 
     def line(self) -> str:
+        name = self.file_name if self.source_format == CSV else f"{self.file_name} [{self.source_format}"
+        if self.source_format != CSV:
+            name += f" -> {self.entity}]" if self.entity and self.entity != NO_ENTITY else "]"
         if self.status == LOADED:
+            note = f" ({self.message})" if self.message else ""
             return (
-                f"{self.file_name}: {self.rows_loaded:,} loaded, "
-                f"{self.rows_rejected:,} rejected of {self.rows_read:,} read"
+                f"{name}: {self.rows_loaded:,} loaded, "
+                f"{self.rows_rejected:,} rejected of {self.rows_read:,} read{note}"
             )
-        return f"{self.file_name}: {self.status}: {self.message}"
+        return f"{name}: {self.status}: {self.message}"
 
 
 WAREHOUSE_KEY_DDL = """
@@ -92,8 +109,28 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     for entity in ENTITIES.values():
         cols = ", ".join(f'"{name}" {type_}' for name, type_ in landed_columns(entity))
         conn.execute(f"create table if not exists raw.{entity.name} ({cols})")
+    _upgrade_manifest(conn)
     conn.execute(MANIFEST_DDL)
     conn.execute(REJECTS_DDL)
+    conn.execute(fhir.INDEX_DDL)
+
+
+def _upgrade_manifest(conn: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses made before non-CSV formats keyed the manifest by file name
+    alone; carry their rows into the (file_name, entity) layout."""
+    columns = [row[0] for row in conn.execute(
+        "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = '_manifest'"
+    ).fetchall()]
+    if not columns or "source_format" in columns:
+        return
+    conn.execute("alter table raw._manifest rename to _manifest_before_formats")
+    conn.execute(MANIFEST_DDL)
+    conn.execute("""
+        insert into raw._manifest by name
+        select *, 'csv' as source_format, 0 as unresolved_references, null as note
+        from raw._manifest_before_formats
+    """)
+    conn.execute("drop table raw._manifest_before_formats")
 
 
 def sha256_of(path: Path) -> str:
@@ -120,61 +157,157 @@ def load_directory(
     run_id: str,
     log: Callable[[str], None] = lambda _: None,
 ) -> list[FileResult]:
+    """Land every file of `directory`; one result per file and entity."""
     ensure_raw_schema(conn)
+    paths = extract_files(directory)
+    formats = {path: detect(path) for path in paths}
+    index = None
+    if FHIR in formats.values():
+        # References cross files (an Appointment names a Practitioner sent in
+        # another file, or on another day): index every new FHIR file first.
+        index = fhir.FhirIndex.load(conn)
+        for path in paths:
+            if formats[path] == FHIR and _unchanged(conn, path, sha256_of(path)) is None:
+                index.add_file(path)
+        index.save(conn)
     results = []
-    for path in extract_files(directory):
-        result = load_file(conn, path, run_id)
-        log(result.line())
-        results.append(result)
+    for path in paths:
+        for result in load_file(conn, path, run_id, formats[path], index):
+            log(result.line())
+            results.append(result)
     return results
 
 
-def load_file(conn: duckdb.DuckDBPyConnection, path: Path, run_id: str) -> FileResult:
-    name = entity_of(path.name)
-    if name is None:
-        known = ", ".join(ENTITIES)
-        return FileResult(path.name, None, SKIPPED, message=f"no known entity in the name (expected a name starting with one of: {known})")
-    entity = ENTITIES[name]
-    sha = sha256_of(path)
+def _unchanged(conn: duckdb.DuckDBPyConnection, path: Path, sha: str) -> str | None:
+    """Why a file needs no loading (same content already landed), or None."""
     previous = conn.execute(
-        "select file_name, sha256 from raw._manifest where sha256 = ? or file_name = ?",
+        "select distinct file_name from raw._manifest where sha256 = ? order by file_name != ?",
         [sha, path.name],
     ).fetchall()
-    for file_name, previous_sha in previous:
-        if previous_sha == sha:
-            same = "already loaded" if file_name == path.name else f"same content as {file_name}, already loaded"
-            return FileResult(path.name, name, UNCHANGED, message=same)
+    if not previous:
+        return None
+    file_name = previous[0][0]
+    return "already loaded" if file_name == path.name else f"same content as {file_name}, already loaded"
+
+
+def load_file(
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    run_id: str,
+    source_format: str | None = "",
+    index: fhir.FhirIndex | None = None,
+) -> list[FileResult]:
+    if source_format == "":
+        source_format = detect(path)
+    if source_format is None:
+        known = ", ".join(ENTITIES)
+        return [FileResult(path.name, None, SKIPPED, message=(
+            f"no known entity in the name (expected a name starting with one of: {known}) and not "
+            "a FHIR (.ndjson/.json), HL7 v2 (.hl7) or CMS RIF (pipe-delimited) file"))]
+    sha = sha256_of(path)
+    why = _unchanged(conn, path, sha)
+    if why:
+        entity = entity_of(path.name) if source_format == CSV else None
+        return [FileResult(path.name, entity, UNCHANGED, message=why, source_format=source_format)]
 
     loaded_at = datetime.now()
     conn.execute("begin transaction")
     try:
-        result = _land(conn, path, entity, sha, run_id, loaded_at)
+        # A changed file under a known name replaces what that name loaded before.
+        _forget(conn, path.name)
+        if source_format == CSV:
+            entity = ENTITIES[entity_of(path.name)]
+            results = [_land(conn, path, entity, read_extract(path, entity), sha, run_id, loaded_at)]
+        else:
+            results = _land_mapped(conn, path, source_format, index, sha, run_id, loaded_at)
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
         raise
-    return result
+    return results
+
+
+def _forget(conn: duckdb.DuckDBPyConnection, file_name: str) -> None:
+    for entity in ENTITIES:
+        conn.execute(f"delete from raw.{entity} where _file_name = ?", [file_name])
+    conn.execute("delete from raw._rejects where file_name = ?", [file_name])
+    conn.execute("delete from raw._manifest where file_name = ?", [file_name])
+
+
+def _mapped_records(path: Path, source_format: str, index: fhir.FhirIndex | None, tally: Tally):
+    if source_format == FHIR:
+        if index is None:
+            index = fhir.FhirIndex()
+            index.add_file(path)
+        return fhir.read(path, index, tally)
+    if source_format == HL7V2:
+        return hl7v2.read(path, tally)
+    if source_format == CMS_RIF:
+        return cms_rif.read(path, tally)
+    raise ValueError(source_format)
+
+
+def _land_mapped(
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    source_format: str,
+    index: fhir.FhirIndex | None,
+    sha: str,
+    run_id: str,
+    loaded_at: datetime,
+) -> list[FileResult]:
+    """Land a FHIR, HL7 v2 or CMS RIF file: each entity it maps to gets its own
+    manifest row, so rows read = loaded + rejected holds per entity."""
+    tally = Tally()
+    by_entity: dict[str, list[Mapped]] = {}
+    try:
+        for record in _mapped_records(path, source_format, index, tally):
+            by_entity.setdefault(record.entity, []).append(record)
+    except FileRejected as rejected:
+        conn.execute(
+            "insert into raw._manifest values (?, ?, ?, ?, ?, 'rejected', 0, 0, 0, ?, null, ?, ?, 0, null)",
+            [path.name, NO_ENTITY, source_format, sha, path.stat().st_size, rejected.reason, run_id, loaded_at],
+        )
+        return [FileResult(path.name, NO_ENTITY, REJECTED, message=rejected.reason, source_format=source_format)]
+
+    note = tally.note()
+    if not by_entity:
+        # Nothing this warehouse keeps: recorded, so the file is not read again.
+        conn.execute(
+            "insert into raw._manifest values (?, ?, ?, ?, ?, 'loaded', 0, 0, 0, null, null, ?, ?, ?, ?)",
+            [path.name, NO_ENTITY, source_format, sha, path.stat().st_size, run_id, loaded_at,
+             tally.unresolved, note or "no record of an entity this warehouse keeps"],
+        )
+        return [FileResult(path.name, NO_ENTITY, LOADED, message=note or "no record of an entity this warehouse keeps",
+                           source_format=source_format)]
+    results = []
+    for position, (name, records) in enumerate(sorted(by_entity.items())):
+        entity = ENTITIES[name]
+        chunks = (records_chunk(entity, records[i:i + CHUNK_ROWS]) for i in range(0, len(records), CHUNK_ROWS))
+        # The file's unresolved references and notes are told once, on its first entity.
+        results.append(_land(conn, path, entity, chunks, sha, run_id, loaded_at, source_format,
+                             tally.unresolved if position == 0 else 0, note if position == 0 else None))
+    return results
 
 
 def _land(
     conn: duckdb.DuckDBPyConnection,
     path: Path,
     entity: Entity,
+    chunks: Iterator[Chunk],
     sha: str,
     run_id: str,
     loaded_at: datetime,
+    source_format: str = CSV,
+    unresolved: int = 0,
+    note: str | None = None,
 ) -> FileResult:
-    # A changed file under a known name replaces what that name loaded before.
-    conn.execute(f"delete from raw.{entity.name} where _file_name = ?", [path.name])
-    conn.execute("delete from raw._rejects where file_name = ?", [path.name])
-    conn.execute("delete from raw._manifest where file_name = ?", [path.name])
-
     conn.execute(f"create or replace temp table _incoming as select * from raw.{entity.name} limit 0")
     conn.execute("create or replace temp table _incoming_rejects (_line_number bigint, reason varchar, record varchar)")
     rows_read = 0
     header: list[str] | None = None
     try:
-        for chunk in read_extract(path, entity):
+        for chunk in chunks:
             rows_read += chunk.rows_read
             header = chunk.header
             rows = chunk.rows  # noqa: F841 - scanned by name below
@@ -186,11 +319,11 @@ def _land(
             conn.execute("insert into _incoming_rejects by name select * from rejects")
     except FileRejected as rejected:
         conn.execute(
-            "insert into raw._manifest values (?, ?, ?, ?, 'rejected', ?, 0, ?, ?, ?, ?, ?)",
-            [path.name, entity.name, sha, path.stat().st_size, rows_read, rows_read,
+            "insert into raw._manifest values (?, ?, ?, ?, ?, 'rejected', ?, 0, ?, ?, ?, ?, ?, 0, null)",
+            [path.name, entity.name, source_format, sha, path.stat().st_size, rows_read, rows_read,
              rejected.reason, header, run_id, loaded_at],
         )
-        return FileResult(path.name, entity.name, REJECTED, rows_read, 0, rows_read, rejected.reason)
+        return FileResult(path.name, entity.name, REJECTED, rows_read, 0, rows_read, rejected.reason, source_format)
 
     if entity.versioned:
         _reject_same_version_duplicates(conn, entity)
@@ -204,13 +337,13 @@ def _land(
     rejected_rows = conn.execute("select count(*) from _incoming_rejects").fetchone()[0]
     assert loaded + rejected_rows == rows_read, (path.name, rows_read, loaded, rejected_rows)
     conn.execute(
-        "insert into raw._manifest values (?, ?, ?, ?, 'loaded', ?, ?, ?, null, ?, ?, ?)",
-        [path.name, entity.name, sha, path.stat().st_size, rows_read, loaded, rejected_rows,
-         header, run_id, loaded_at],
+        "insert into raw._manifest values (?, ?, ?, ?, ?, 'loaded', ?, ?, ?, null, ?, ?, ?, ?, ?)",
+        [path.name, entity.name, source_format, sha, path.stat().st_size, rows_read, loaded, rejected_rows,
+         header, run_id, loaded_at, unresolved, note],
     )
     conn.execute("drop table _incoming")
     conn.execute("drop table _incoming_rejects")
-    return FileResult(path.name, entity.name, LOADED, rows_read, loaded, rejected_rows)
+    return FileResult(path.name, entity.name, LOADED, rows_read, loaded, rejected_rows, note or "", source_format)
 
 
 def _reject_same_version_duplicates(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
@@ -219,7 +352,7 @@ def _reject_same_version_duplicates(conn: duckdb.DuckDBPyConnection, entity: Ent
     keys = ", ".join(f'"{k}"' for k in (*entity.key, "updated_at"))
     conn.execute(f"""
         create or replace temp table _duplicates as
-        select _line_number,
+        select rowid as _row, _line_number,
                list(_line_number) over (partition by {keys}) as group_lines,
                to_json(_incoming) as record
         from _incoming
@@ -233,5 +366,6 @@ def _reject_same_version_duplicates(conn: duckdb.DuckDBPyConnection, entity: Ent
                left(record::varchar, 2000)
         from _duplicates
     """)
-    conn.execute("delete from _incoming where _line_number in (select _line_number from _duplicates)")
+    # by row, not line: one FHIR resource (a line or bundle entry) may give several rows
+    conn.execute("delete from _incoming where rowid in (select _row from _duplicates)")
     conn.execute("drop table _duplicates")

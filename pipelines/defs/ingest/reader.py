@@ -201,17 +201,34 @@ def _shown(col: str) -> pl.Expr:
     return pl.col(col).str.slice(0, SHOWN_VALUE_CHARS)
 
 
+def records_chunk(entity: Entity, records: list) -> Chunk:
+    """Validate rows a format reader mapped (`formats.common.Mapped`) exactly as
+    CSV rows: same types, value sets and required values. A reject's reason
+    starts with what the record was (e.g. `ServiceRequest/sr-1: ...`)."""
+    names = [c.name for c in entity.columns]
+    extra = sorted({k for r in records for k in r.values if k not in entity.by_name})
+    header = names + extra
+    good = [r for r in records if r.error is None]
+    bad = [(r.position, f"{r.label}: {r.error}", _join([str(v) for v in r.values.values() if v is not None]))
+           for r in records if r.error is not None]
+    batch = [["" if r.values.get(h) is None else str(r.values[h]) for h in header] for r in good]
+    return _validate(entity, header, [r.position for r in good], batch, bad, [r.label for r in good])
+
+
 def _validate(
     entity: Entity,
     header: list[str],
     lines: list[int],
     batch: list[list[str]],
     bad: list[tuple[int, str, str]],
+    labels: list[str] | None = None,
 ) -> Chunk:
     columns = list(zip(*batch, strict=True)) if batch else [[] for _ in header]
     frame = pl.DataFrame(
         {f"_c{i}": pl.Series(col, dtype=pl.String) for i, col in enumerate(columns)}
     ).with_columns(pl.Series("_line_number", lines, dtype=pl.Int64))
+    if labels is not None:
+        frame = frame.with_columns(pl.Series("_label", labels, dtype=pl.String))
     # An empty field, quoted or not, is null.
     frame = frame.with_columns(
         pl.when(pl.col(f"_c{i}") != "").then(pl.col(f"_c{i}")).alias(f"_c{i}")
@@ -252,6 +269,9 @@ def _validate(
         extra_json = pl.lit(None, dtype=pl.String)
 
     reason = pl.concat_str(errors, separator="; ", ignore_nulls=True) if errors else pl.lit("")
+    if labels is not None:
+        reason = pl.when(reason.is_not_null() & (reason != "")).then(
+            pl.concat_str([pl.col("_label"), pl.lit(": "), reason]))
     checked = frame.with_columns(
         *typed,
         extra_json.alias("_extra"),
@@ -262,7 +282,7 @@ def _validate(
     )
     has_error = pl.col("_reason").is_not_null() & (pl.col("_reason") != "")
     good = checked.filter(~has_error)
-    out_cols = [c for c in good.columns if not c.startswith("_c") and c not in ("_reason", "_record")]
+    out_cols = [c for c in good.columns if not c.startswith("_c") and c not in ("_reason", "_record", "_label")]
     row_rejects = checked.filter(has_error).select(
         "_line_number", pl.col("_reason").alias("reason"), pl.col("_record").alias("record")
     )

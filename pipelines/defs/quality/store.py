@@ -45,7 +45,7 @@ create table if not exists quality.check_results (
 # Ingest bookkeeping as the quality team sees it: no record contents (they may hold PHI).
 INGEST_VIEWS = """
 create or replace view quality.ingest_files as
-select file_name, entity, status, rows_read, rows_loaded, rows_rejected, error, size_bytes, run_id, loaded_at
+select file_name, entity, source_format, status, rows_read, rows_loaded, rows_rejected, error, size_bytes, run_id, loaded_at
 from raw._manifest;
 create or replace view quality.ingest_rejects as
 select file_name, entity, line_number, reason, run_id, loaded_at

@@ -8,6 +8,7 @@ renamed as (
     select
         file_name,
         entity,
+        source_format,
         sha256,
         size_bytes,
         status as file_status,
@@ -15,6 +16,8 @@ renamed as (
         rows_loaded,
         rows_rejected,
         error as rejection_reason,
+        unresolved_references,
+        note as reader_note,
         run_id,
         loaded_at
     from manifest

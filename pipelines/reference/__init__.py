@@ -1,0 +1,1 @@
+"""Reference tables the readers use (package data, shipped with refloop)."""
