@@ -419,3 +419,50 @@ def test_mixed_formats_build_the_same_marts_as_csv(built_warehouse, generated_ex
     differences = reliability.mart_differences(built_warehouse.warehouse, mixed.warehouse,
                                                skip={"fct_extract_files", "agg_extract_rejects"})
     assert differences == {}
+
+
+# ---------------------------------------------------------------- FHIR: specialty from a referral code, directory
+
+def test_snomed_referral_codes_name_specialties_of_the_groups_table():
+    groups = {row["specialty_code"] for row in csv.DictReader(
+        (Path(__file__).parents[2] / "dbt_project/seeds/specialty_groups.csv").open())}
+    mapping = list(csv.DictReader((Path(__file__).parents[2] / "pipelines/reference/snomed_referral_specialties.csv").open()))
+    assert len(mapping) >= 40
+    assert {row["specialty_code"] for row in mapping} <= groups
+    assert all(row["snomed_display"].startswith(("Referral to", "Referral for")) for row in mapping)
+
+
+def test_a_referral_known_by_its_snomed_code_and_a_directory_practitioner(tmp_path):
+    landing = tmp_path / "landing"
+    nucc, npi_system = "http://nucc.org/provider-taxonomy", "http://hl7.org/fhir/sid/us-npi"
+    resources = [
+        # no performerType: the specialty comes from "Referral to dermatologist"
+        {"resourceType": "ServiceRequest", "id": "sr-derm", "status": "active", "intent": "order",
+         "code": {"coding": [{"system": "http://snomed.info/sct", "code": "308472003"}]},
+         "subject": {"reference": "Patient/p1"}, "authoredOn": "2026-02-01", "priority": "asap",
+         "reasonCode": [{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "L40.0"}]}],
+         "occurrencePeriod": {"end": "2026-08-01"}, "meta": {"lastUpdated": "2026-02-03T12:00:00Z"},
+         "requester": {"reference": "Practitioner/doc"},
+         "insurance": [{"reference": "Coverage/cov"}]},
+        {"resourceType": "Coverage", "id": "cov", "payor": [{"reference": "Organization/AETNA"}]},
+        # a lab order: not a referral
+        {"resourceType": "ServiceRequest", "id": "sr-lab", "status": "active", "intent": "order",
+         "code": {"coding": [{"system": "http://loinc.org", "code": "2093-3"}]}, "subject": {"reference": "Patient/p1"}},
+        # a clinician with an NPI and a NUCC qualification, and no PractitionerRole
+        {"resourceType": "Practitioner", "id": "doc", "active": True,
+         "identifier": [{"system": npi_system, "value": "1234567893"}],
+         "qualification": [{"code": {"coding": [{"system": nucc, "code": "207Q00000X"}]},
+                            "period": {"start": "2024-07-01"}}]},
+    ]
+    write(landing, "export.ndjson", "\n".join(json.dumps(r) for r in resources))
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        load_directory(conn, landing, "t")
+        referral = conn.execute(
+            "select referral_id, requested_specialty_code, referring_npi, priority, payer_id, reason_code, expires_on, "
+            "created_at, updated_at, updated_at_utc_offset from raw.referrals").fetchall()
+        providers = conn.execute("select npi, specialty_code, in_network, effective_from from raw.providers").fetchall()
+        note = conn.execute("select note from raw._manifest where entity = 'providers'").fetchone()[0]
+    assert referral == [("sr-derm", "207N00000X", "1234567893", "asap", "AETNA", "L40.0", date(2026, 8, 1),
+                         datetime(2026, 2, 1), datetime(2026, 2, 3, 12), "Z")]
+    assert providers == [("1234567893", "207Q00000X", True, date(2024, 7, 1))]
+    assert "1 ServiceRequest that is not a referral" in note

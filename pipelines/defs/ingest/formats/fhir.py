@@ -34,12 +34,12 @@ PLAN_NET_NETWORK = "http://hl7.org/fhir/us/davinci-pdex-plan-net/StructureDefini
 REFERRAL_CATEGORIES = {"3457005", "103696004", "103697008", "306206005"}
 MAPPED_TYPES = (
     "ServiceRequest", "Task", "Appointment", "Encounter", "Claim", "ExplanationOfBenefit",
-    "PractitionerRole", "Patient",
+    "PractitionerRole", "Practitioner", "Patient",
 )
 ENTITY_OF_TYPE = {
     "ServiceRequest": "referrals", "Task": "referral_events", "Appointment": "appointments",
     "Encounter": "appointments", "Claim": "claims", "ExplanationOfBenefit": "claims",
-    "PractitionerRole": "providers", "Patient": "patients",
+    "PractitionerRole": "providers", "Practitioner": "providers", "Patient": "patients",
 }
 INDEXED_TYPES = ("Practitioner", "PractitionerRole", "Organization", "Patient", "Coverage", "Claim",
                  "ExplanationOfBenefit", "ServiceRequest")
@@ -173,6 +173,17 @@ class FhirIndex:
 
     entries: dict[str, dict] = field(default_factory=dict)
     new: dict[str, dict] = field(default_factory=dict)
+    # NPIs and Practitioner references that have a PractitionerRole: the role
+    # is then the directory row, not the Practitioner
+    with_roles: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for entry in self.entries.values():
+            self._note_role(entry)
+
+    def _note_role(self, entry: dict) -> None:
+        if entry.get("resource_type") == "PractitionerRole":
+            self.with_roles.update(v for v in (entry.get("npi"), entry.get("via")) if v)
 
     @classmethod
     def load(cls, conn: duckdb.DuckDBPyConnection) -> FhirIndex:
@@ -197,6 +208,7 @@ class FhirIndex:
             merged = {**self.entries.get(key, {}), **{k: v for k, v in entry.items() if v is not None}}
             self.entries[key] = merged
             self.new[key] = merged
+            self._note_role(merged)
 
     def add_file(self, path: Path) -> None:
         """Index the resources of one file; a file that cannot be read is left
@@ -343,7 +355,7 @@ class FhirMapper:
         label = f"Patient (entry {position})" if kind == "Patient" else f"{kind}/{resource.get('id')}"
         handler = getattr(self, f"_{kind}", None)
         if handler is None:
-            if kind not in ("Practitioner", "Organization", "Coverage"):
+            if kind not in ("Organization", "Coverage"):
                 self.tally.ignored[f"{kind} (not mapped)"] += 1
             return []
         try:
@@ -568,6 +580,30 @@ class FhirMapper:
                 "allowed_basis": allowed_basis,
                 "source_resource": label,
             }
+
+    def _Practitioner(self, practitioner: dict, label: str):
+        """A directory row from a Practitioner with an NPI and a NUCC
+        qualification, when no PractitionerRole describes the same clinician."""
+        npi = _npi_identifier(practitioner.get("identifier"))
+        qualification = first(practitioner.get("qualification") or [],
+                              lambda q: code(q.get("code"), NUCC_SYSTEMS) is not None)
+        if npi in self.index.with_roles or f"Practitioner/{practitioner.get('id')}" in self.index.with_roles:
+            self.tally.ignored["Practitioner described by a PractitionerRole (the role is the directory row)"] += 1
+            return
+        if not npi or qualification is None:
+            self.tally.ignored["Practitioner without an NPI and a NUCC qualification (used for references only)"] += 1
+            return
+        period = qualification.get("period") or {}
+        yield "providers", {
+            "npi": npi,
+            "specialty_code": code(qualification.get("code"), NUCC_SYSTEMS),
+            "in_network": "false" if practitioner.get("active") is False else "true",
+            "effective_from": _date(period.get("start")) or "1900-01-01",
+            "effective_to": _date(period.get("end")),
+            "organization_id": None,
+            "accepting_new_patients": None,
+            "zip3": None,
+        }
 
     def _PractitionerRole(self, role: dict, label: str):
         entry = self.index.lookup(f"PractitionerRole/{role.get('id')}") or {}
