@@ -466,3 +466,17 @@ def test_a_referral_known_by_its_snomed_code_and_a_directory_practitioner(tmp_pa
                          datetime(2026, 2, 1), datetime(2026, 2, 3, 12), "Z")]
     assert providers == [("1234567893", "207Q00000X", True, date(2024, 7, 1))]
     assert "1 ServiceRequest that is not a referral" in note
+
+
+def test_latin1_hl7_and_gzipped_ndjson_are_streamed(tmp_path):
+    message = (FIXTURES / "hl7v2/ref_i12_lf.hl7").read_text().replace("LOC-NORTH", "CLÍNICA-NORTE")
+    (landing := tmp_path / "landing").mkdir()
+    (landing / "feed.hl7").write_bytes(message.encode("latin-1"))
+    patients = "\n".join(json.dumps({"resourceType": "Patient", "id": f"p{i}", "gender": "female",
+                                     "birthDate": f"19{50 + i % 40}-01-01"}) for i in range(2500))
+    write(landing, "Patient.ndjson.gz", patients + "\n")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        results = {(r.file_name, r.entity): r for r in load_directory(conn, landing, "t")}
+        location = conn.execute("select referring_location_id from raw.referrals where referral_id = 'R-1001'").fetchone()
+    assert location == ("CLÍNICA-NORTE",)
+    assert results[("Patient.ndjson.gz", "patients")].rows_loaded == 2500

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -217,7 +217,7 @@ def load_file(
         _forget(conn, path.name)
         if source_format == CSV:
             entity = ENTITIES[entity_of(path.name)]
-            results = [_land(conn, path, entity, read_extract(path, entity), sha, run_id, loaded_at)]
+            results = [_land_csv(conn, path, entity, sha, run_id, loaded_at)]
         else:
             results = _land_mapped(conn, path, source_format, index, sha, run_id, loaded_at)
         conn.execute("commit")
@@ -247,6 +247,55 @@ def _mapped_records(path: Path, source_format: str, index: fhir.FhirIndex | None
     raise ValueError(source_format)
 
 
+class _Stage:
+    """One entity's incoming rows and rejects of one file, in temp tables
+    until the whole file has been read; then moved to `raw` at once."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, entity: Entity, path: Path, run_id: str, loaded_at: datetime):
+        self.conn, self.entity, self.path, self.run_id, self.loaded_at = conn, entity, path, run_id, loaded_at
+        self.rows_read = 0
+        self.header: list[str] | None = None
+        self.incoming = f"_incoming_{entity.name}"
+        self.rejects = f"_incoming_rejects_{entity.name}"
+        conn.execute(f"create or replace temp table {self.incoming} as select * from raw.{entity.name} limit 0")
+        conn.execute(f"create or replace temp table {self.rejects} (_line_number bigint, reason varchar, record varchar)")
+
+    def add(self, chunk: Chunk) -> None:
+        self.rows_read += chunk.rows_read
+        self.header = chunk.header if self.header is None else list(dict.fromkeys(self.header + chunk.header))
+        rows = chunk.rows  # noqa: F841 - scanned by name below
+        rejects = chunk.rejects  # noqa: F841
+        self.conn.execute(
+            f"insert into {self.incoming} by name select *, ? as _file_name, ? as _run_id, ? as _loaded_at from rows",
+            [self.path.name, self.run_id, self.loaded_at],
+        )
+        self.conn.execute(f"insert into {self.rejects} by name select * from rejects")
+
+    def drop(self) -> None:
+        self.conn.execute(f"drop table if exists {self.incoming}")
+        self.conn.execute(f"drop table if exists {self.rejects}")
+
+    def finish(self, sha: str, source_format: str, unresolved: int = 0, note: str | None = None) -> FileResult:
+        conn, entity, name = self.conn, self.entity, self.path.name
+        if entity.versioned:
+            _reject_same_version_duplicates(conn, entity, self.incoming, self.rejects)
+        conn.execute(f"insert into raw.{entity.name} select * from {self.incoming}")
+        conn.execute(
+            f"insert into raw._rejects select ?, ?, _line_number, reason, record, ?, ? from {self.rejects}",
+            [name, entity.name, self.run_id, self.loaded_at],
+        )
+        loaded = conn.execute(f"select count(*) from {self.incoming}").fetchone()[0]
+        rejected_rows = conn.execute(f"select count(*) from {self.rejects}").fetchone()[0]
+        assert loaded + rejected_rows == self.rows_read, (name, self.rows_read, loaded, rejected_rows)
+        conn.execute(
+            "insert into raw._manifest values (?, ?, ?, ?, ?, 'loaded', ?, ?, ?, null, ?, ?, ?, ?, ?)",
+            [name, entity.name, source_format, sha, self.path.stat().st_size, self.rows_read, loaded, rejected_rows,
+             self.header, self.run_id, self.loaded_at, unresolved, note],
+        )
+        self.drop()
+        return FileResult(name, entity.name, LOADED, self.rows_read, loaded, rejected_rows, note or "", source_format)
+
+
 def _land_mapped(
     conn: duckdb.DuckDBPyConnection,
     path: Path,
@@ -257,13 +306,29 @@ def _land_mapped(
     loaded_at: datetime,
 ) -> list[FileResult]:
     """Land a FHIR, HL7 v2 or CMS RIF file: each entity it maps to gets its own
-    manifest row, so rows read = loaded + rejected holds per entity."""
+    manifest row, so rows read = loaded + rejected holds per entity. Records
+    are validated and staged in chunks as they are read (a large NDJSON export
+    is never held in memory whole)."""
     tally = Tally()
-    by_entity: dict[str, list[Mapped]] = {}
+    stages: dict[str, _Stage] = {}
+    buffers: dict[str, list[Mapped]] = {}
+
+    def flush(name: str) -> None:
+        if name not in stages:
+            stages[name] = _Stage(conn, ENTITIES[name], path, run_id, loaded_at)
+        stages[name].add(records_chunk(ENTITIES[name], buffers.pop(name)))
+
     try:
         for record in _mapped_records(path, source_format, index, tally):
-            by_entity.setdefault(record.entity, []).append(record)
+            buffer = buffers.setdefault(record.entity, [])
+            buffer.append(record)
+            if len(buffer) >= CHUNK_ROWS:
+                flush(record.entity)
+        for name in list(buffers):
+            flush(name)
     except FileRejected as rejected:
+        for stage in stages.values():
+            stage.drop()
         conn.execute(
             "insert into raw._manifest values (?, ?, ?, ?, ?, 'rejected', 0, 0, 0, ?, null, ?, ?, 0, null)",
             [path.name, NO_ENTITY, source_format, sha, path.stat().st_size, rejected.reason, run_id, loaded_at],
@@ -271,82 +336,45 @@ def _land_mapped(
         return [FileResult(path.name, NO_ENTITY, REJECTED, message=rejected.reason, source_format=source_format)]
 
     note = tally.note()
-    if not by_entity:
+    if not stages:
         # Nothing this warehouse keeps: recorded, so the file is not read again.
+        note = note or "no record of an entity this warehouse keeps"
         conn.execute(
             "insert into raw._manifest values (?, ?, ?, ?, ?, 'loaded', 0, 0, 0, null, null, ?, ?, ?, ?)",
-            [path.name, NO_ENTITY, source_format, sha, path.stat().st_size, run_id, loaded_at,
-             tally.unresolved, note or "no record of an entity this warehouse keeps"],
+            [path.name, NO_ENTITY, source_format, sha, path.stat().st_size, run_id, loaded_at, tally.unresolved, note],
         )
-        return [FileResult(path.name, NO_ENTITY, LOADED, message=note or "no record of an entity this warehouse keeps",
-                           source_format=source_format)]
-    results = []
-    for position, (name, records) in enumerate(sorted(by_entity.items())):
-        entity = ENTITIES[name]
-        chunks = (records_chunk(entity, records[i:i + CHUNK_ROWS]) for i in range(0, len(records), CHUNK_ROWS))
-        # The file's unresolved references and notes are told once, on its first entity.
-        results.append(_land(conn, path, entity, chunks, sha, run_id, loaded_at, source_format,
-                             tally.unresolved if position == 0 else 0, note if position == 0 else None))
-    return results
+        return [FileResult(path.name, NO_ENTITY, LOADED, message=note, source_format=source_format)]
+    # The file's unresolved references and notes are told once, on its first entity.
+    return [stages[name].finish(sha, source_format, tally.unresolved if i == 0 else 0, note if i == 0 else None)
+            for i, name in enumerate(sorted(stages))]
 
 
-def _land(
+def _land_csv(
     conn: duckdb.DuckDBPyConnection,
     path: Path,
     entity: Entity,
-    chunks: Iterator[Chunk],
     sha: str,
     run_id: str,
     loaded_at: datetime,
-    source_format: str = CSV,
-    unresolved: int = 0,
-    note: str | None = None,
 ) -> FileResult:
-    conn.execute(f"create or replace temp table _incoming as select * from raw.{entity.name} limit 0")
-    conn.execute("create or replace temp table _incoming_rejects (_line_number bigint, reason varchar, record varchar)")
-    rows_read = 0
-    header: list[str] | None = None
+    stage = _Stage(conn, entity, path, run_id, loaded_at)
     try:
-        for chunk in chunks:
-            rows_read += chunk.rows_read
-            header = chunk.header
-            rows = chunk.rows  # noqa: F841 - scanned by name below
-            rejects = chunk.rejects  # noqa: F841
-            conn.execute(
-                "insert into _incoming by name select *, ? as _file_name, ? as _run_id, ? as _loaded_at from rows",
-                [path.name, run_id, loaded_at],
-            )
-            conn.execute("insert into _incoming_rejects by name select * from rejects")
+        for chunk in read_extract(path, entity):
+            stage.add(chunk)
     except FileRejected as rejected:
+        stage.drop()
         conn.execute(
             "insert into raw._manifest values (?, ?, ?, ?, ?, 'rejected', ?, 0, ?, ?, ?, ?, ?, 0, null)",
-            [path.name, entity.name, source_format, sha, path.stat().st_size, rows_read, rows_read,
-             rejected.reason, header, run_id, loaded_at],
+            [path.name, entity.name, CSV, sha, path.stat().st_size, stage.rows_read, stage.rows_read,
+             rejected.reason, stage.header, run_id, loaded_at],
         )
-        return FileResult(path.name, entity.name, REJECTED, rows_read, 0, rows_read, rejected.reason, source_format)
-
-    if entity.versioned:
-        _reject_same_version_duplicates(conn, entity)
-
-    conn.execute(f"insert into raw.{entity.name} select * from _incoming")
-    conn.execute(
-        "insert into raw._rejects select ?, ?, _line_number, reason, record, ?, ? from _incoming_rejects",
-        [path.name, entity.name, run_id, loaded_at],
-    )
-    loaded = conn.execute("select count(*) from _incoming").fetchone()[0]
-    rejected_rows = conn.execute("select count(*) from _incoming_rejects").fetchone()[0]
-    assert loaded + rejected_rows == rows_read, (path.name, rows_read, loaded, rejected_rows)
-    conn.execute(
-        "insert into raw._manifest values (?, ?, ?, ?, ?, 'loaded', ?, ?, ?, null, ?, ?, ?, ?, ?)",
-        [path.name, entity.name, source_format, sha, path.stat().st_size, rows_read, loaded, rejected_rows,
-         header, run_id, loaded_at, unresolved, note],
-    )
-    conn.execute("drop table _incoming")
-    conn.execute("drop table _incoming_rejects")
-    return FileResult(path.name, entity.name, LOADED, rows_read, loaded, rejected_rows, note or "", source_format)
+        return FileResult(path.name, entity.name, REJECTED, stage.rows_read, 0, stage.rows_read, rejected.reason)
+    return stage.finish(sha, CSV)
 
 
-def _reject_same_version_duplicates(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
+def _reject_same_version_duplicates(
+    conn: duckdb.DuckDBPyConnection, entity: Entity, incoming: str, rejects: str
+) -> None:
     """Rows sharing a key and `updated_at` in one file: none can be called the
     latest, so every row of such a group is rejected."""
     keys = ", ".join(f'"{k}"' for k in (*entity.key, "updated_at"))
@@ -354,12 +382,12 @@ def _reject_same_version_duplicates(conn: duckdb.DuckDBPyConnection, entity: Ent
         create or replace temp table _duplicates as
         select rowid as _row, _line_number,
                list(_line_number) over (partition by {keys}) as group_lines,
-               to_json(_incoming) as record
-        from _incoming
+               to_json({incoming}) as record
+        from {incoming}
         qualify count(*) over (partition by {keys}) > 1
     """)
     conn.execute(f"""
-        insert into _incoming_rejects
+        insert into {rejects}
         select _line_number,
                'duplicate {"/".join(entity.key)} with the same updated_at in this file (lines '
                    || array_to_string(list_sort(group_lines), ', ') || ')',
@@ -367,5 +395,5 @@ def _reject_same_version_duplicates(conn: duckdb.DuckDBPyConnection, entity: Ent
         from _duplicates
     """)
     # by row, not line: one FHIR resource (a line or bundle entry) may give several rows
-    conn.execute("delete from _incoming where rowid in (select _row from _duplicates)")
+    conn.execute(f"delete from {incoming} where rowid in (select _row from _duplicates)")
     conn.execute("drop table _duplicates")

@@ -77,9 +77,13 @@ def iter_resources(path: Path) -> Iterator[tuple[int, dict, str | None]]:
     """(position, resource, fullUrl) of every top-level resource in the file.
 
     Position is the line for NDJSON and the entry number (1-based) for a
-    Bundle; a single resource is position 1.
+    Bundle; a single resource is position 1. NDJSON is streamed line by line;
+    a Bundle or single resource is one JSON document, read whole.
     """
     base = path.name.lower().removesuffix(".gz")
+    if base.endswith(".ndjson"):
+        yield from _ndjson(path)
+        return
     try:
         with open_bytes(path) as handle:
             raw = handle.read()
@@ -90,14 +94,12 @@ def iter_resources(path: Path) -> Iterator[tuple[int, dict, str | None]]:
         raise FileRejected(f"not a readable gzip file ({exc}); re-send the file") from None
     if not text.strip():
         raise FileRejected("empty file: no FHIR resources")
-    if base.endswith(".ndjson"):
-        yield from _ndjson(text)
-        return
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":   # several JSON objects, one per line: NDJSON without the name
-            yield from _ndjson(text)
+            del text, raw
+            yield from _ndjson(path)
             return
         raise FileRejected(f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); a FHIR file "
                            "must be a JSON resource, a Bundle, or NDJSON") from None
@@ -112,18 +114,31 @@ def iter_resources(path: Path) -> Iterator[tuple[int, dict, str | None]]:
         yield 1, data, None
 
 
-def _ndjson(text: str) -> Iterator[tuple[int, dict, None]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            resource = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise FileRejected(f"line {number} is not JSON (column {exc.colno}: {exc.msg}); "
-                               "NDJSON holds one FHIR resource per line") from None
-        if not isinstance(resource, dict) or "resourceType" not in resource:
-            raise FileRejected(f"line {number} is JSON but not a FHIR resource (no resourceType)")
-        yield number, resource, None
+def _ndjson(path: Path) -> Iterator[tuple[int, dict, None]]:
+    seen = False
+    try:
+        with open_bytes(path) as handle:
+            for number, raw_line in enumerate(handle, start=1):
+                try:
+                    line = raw_line.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise FileRejected(f"FHIR file is not UTF-8 text (line {number}, invalid byte at column "
+                                       f"{exc.start + 1})") from None
+                if not line.strip():
+                    continue
+                try:
+                    resource = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise FileRejected(f"line {number} is not JSON (column {exc.colno}: {exc.msg}); "
+                                       "NDJSON holds one FHIR resource per line") from None
+                if not isinstance(resource, dict) or "resourceType" not in resource:
+                    raise FileRejected(f"line {number} is JSON but not a FHIR resource (no resourceType)")
+                seen = True
+                yield number, resource, None
+    except (EOFError, OSError, zlib.error) as exc:
+        raise FileRejected(f"not a readable gzip file ({exc}); re-send the file") from None
+    if not seen:
+        raise FileRejected("empty file: no FHIR resources")
 
 
 # ---------------------------------------------------------------- small helpers

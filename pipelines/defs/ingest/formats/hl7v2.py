@@ -8,6 +8,7 @@ or `\\r\\n`. Each message is one row, at the line (segment number) of its MSH.
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pipelines.defs.ingest.formats.common import Mapped, Tally, open_bytes
 from pipelines.defs.ingest.reader import FileRejected
 
 SEGMENT_RE = re.compile(r"^[A-Z][A-Z0-9]{2}$")
+NOT_UTF8_RE = re.compile("[\udc80-\udcff]")   # bytes surrogate-escaped by the UTF-8 decoder
 NUCC_RE = re.compile(r"^[0-9]{3}[0-9A-Z]{6}X$")
 TS_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(?:(\d{2})(\.\d{1,4})?)?)?([+-]\d{4})?$")
 
@@ -43,8 +45,7 @@ class Message:
         return [fields for _, fields in self.segments if fields[0] == name]
 
     def seg(self, name: str) -> list[str] | None:
-        found = self.all(name)
-        return found[0] if found else None
+        return next((fields for _, fields in self.segments if fields[0] == name), None)
 
 
 def _field(segment: list[str] | None, number: int) -> str:
@@ -64,6 +65,8 @@ def _component(value: str, message: Message, number: int = 1, repetition: int = 
 
 
 def _unescape(value: str) -> str:
+    if "\\" not in value:
+        return value
     return (value.replace("\\F\\", "|").replace("\\S\\", "^").replace("\\T\\", "&")
             .replace("\\R\\", "~").replace("\\E\\", "\\"))
 
@@ -83,22 +86,25 @@ def hl7_timestamp(value: str) -> str | None:
     return out + (f"{offset[:3]}:{offset[3:]}" if offset else "")
 
 
-def iter_messages(path: Path) -> Iterator[Message]:
+def _lines(path: Path) -> Iterator[str]:
+    """Segments of the file, split on `\r`, `\n` or `\r\n`, streamed. Bytes that
+    are not UTF-8 are read as ISO 8859-1, line by line (v2 feeds often are)."""
     try:
-        with open_bytes(path) as handle:
-            text = handle.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            with open_bytes(path) as handle:
-                text = handle.read().decode("latin-1")   # v2 feeds are often 8859-1
-        except (EOFError, OSError, zlib.error) as exc:
-            raise FileRejected(f"not a readable gzip file ({exc}); re-send the file") from None
+        with open_bytes(path) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline=None)
+            for line in text:
+                line = line.rstrip("\n")
+                if NOT_UTF8_RE.search(line):
+                    line = line.encode("utf-8", "surrogateescape").decode("latin-1")
+                yield line
     except (EOFError, OSError, zlib.error) as exc:
         raise FileRejected(f"not a readable gzip file ({exc}); re-send the file") from None
-    lines = re.split(r"\r\n|\r|\n", text)
+
+
+def iter_messages(path: Path) -> Iterator[Message]:
     message: Message | None = None
     orphans = 0
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(_lines(path), start=1):
         line = line.strip("\x0b\x1c")   # MLLP framing characters, when a capture kept them
         if not line.strip():
             continue
