@@ -480,3 +480,19 @@ def test_latin1_hl7_and_gzipped_ndjson_are_streamed(tmp_path):
         location = conn.execute("select referring_location_id from raw.referrals where referral_id = 'R-1001'").fetchone()
     assert location == ("CLÍNICA-NORTE",)
     assert results[("Patient.ndjson.gz", "patients")].rows_loaded == 2500
+
+
+def test_an_organization_billed_under_its_own_npi_is_a_directory_row(tmp_path):
+    nucc, npi_system = "http://nucc.org/provider-taxonomy", "http://hl7.org/fhir/sid/us-npi"
+    orgs = [
+        {"resourceType": "Organization", "id": "cardio-group", "active": True,
+         "identifier": [{"system": npi_system, "value": "1112223330"}],
+         "type": [{"coding": [{"system": nucc, "code": "207RC0000X"}]}]},
+        # CARIN's provider organizations carry an NPI but no NUCC type: references only
+        json.loads((EXTERNAL / "carin-bb/Organization-ProviderOrganization1.json").read_text()),
+    ]
+    write(tmp_path / "landing", "Organization.ndjson", "\n".join(json.dumps(o) for o in orgs))
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        load_directory(conn, tmp_path / "landing", "t")
+        rows = conn.execute("select npi, specialty_code, in_network, organization_id from raw.providers").fetchall()
+    assert rows == [("1112223330", "207RC0000X", True, "cardio-group")]

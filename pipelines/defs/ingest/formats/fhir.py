@@ -39,7 +39,8 @@ MAPPED_TYPES = (
 ENTITY_OF_TYPE = {
     "ServiceRequest": "referrals", "Task": "referral_events", "Appointment": "appointments",
     "Encounter": "appointments", "Claim": "claims", "ExplanationOfBenefit": "claims",
-    "PractitionerRole": "providers", "Practitioner": "providers", "Patient": "patients",
+    "PractitionerRole": "providers", "Practitioner": "providers", "Organization": "providers",
+    "Patient": "patients",
 }
 INDEXED_TYPES = ("Practitioner", "PractitionerRole", "Organization", "Patient", "Coverage", "Claim",
                  "ExplanationOfBenefit", "ServiceRequest")
@@ -370,7 +371,7 @@ class FhirMapper:
         label = f"Patient (entry {position})" if kind == "Patient" else f"{kind}/{resource.get('id')}"
         handler = getattr(self, f"_{kind}", None)
         if handler is None:
-            if kind not in ("Organization", "Coverage"):
+            if kind != "Coverage":
                 self.tally.ignored[f"{kind} (not mapped)"] += 1
             return []
         try:
@@ -616,6 +617,24 @@ class FhirMapper:
             "effective_from": _date(period.get("start")) or "1900-01-01",
             "effective_to": _date(period.get("end")),
             "organization_id": None,
+            "accepting_new_patients": None,
+            "zip3": None,
+        }
+
+    def _Organization(self, org: dict, label: str):
+        """A directory row for a group or facility billed under its own NPI,
+        when its `type` carries a NUCC code; otherwise it only resolves references."""
+        npi = _npi_identifier(org.get("identifier"))
+        specialty = concepts_code(org.get("type"), NUCC_SYSTEMS)
+        if not npi or not specialty:
+            return
+        yield "providers", {
+            "npi": npi,
+            "specialty_code": specialty,
+            "in_network": "false" if org.get("active") is False else "true",
+            "effective_from": "1900-01-01",
+            "effective_to": None,
+            "organization_id": org.get("id"),
             "accepting_new_patients": None,
             "zip3": None,
         }
