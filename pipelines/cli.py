@@ -105,6 +105,7 @@ def run_pipeline(
     warehouse: Path,
     dbt_vars: dict[str, str] | None = None,
     quiet: bool = False,
+    target: str = "duckdb",
 ) -> RunSummary:
     """Run the Dagster build job in-process: ingest, dbt build, publish."""
     os.environ["REFLOOP_EXTRACTS"] = str(extracts.resolve())
@@ -118,7 +119,7 @@ def run_pipeline(
     # Progress lines only (or nothing): Dagster's own event log still records everything.
     job = defs.resolve_job_def(BUILD_JOB).with_logger_defs({"progress": progress_logger})
     run_config = {
-        "ops": {"refloop_dbt": {"config": {"vars": dict(dbt_vars or {})}}},
+        "ops": {"refloop_dbt": {"config": {"vars": dict(dbt_vars or {}), "target": target}}},
         "loggers": {} if quiet else {"progress": {}},
     }
     # Runs are kept in DAGSTER_HOME when it is set (make demo: the UI shows them).
@@ -196,8 +197,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.as_of:
         dbt_vars["as_of_date"] = args.as_of.isoformat()
     started = time.perf_counter()
-    print(f"refloop run: {extracts} -> {warehouse}")
-    summary = run_pipeline(extracts, warehouse, dbt_vars)
+    engine = "" if args.target == "duckdb" else f" (dbt on {args.target})"
+    print(f"refloop run: {extracts} -> {warehouse}{engine}")
+    summary = run_pipeline(extracts, warehouse, dbt_vars, target=args.target)
     print()
     print(f"{'succeeded' if summary.success else 'FAILED'} in {time.perf_counter() - started:.1f} s")
     for line in summary.lines():
@@ -464,6 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date, help="as-of date T (default: derived from the data)")
     p.add_argument("--var", type=_var, action="append", metavar="KEY=VALUE",
                    help="dbt var, e.g. attribution_window_days=90 (repeatable)")
+    p.add_argument("--target", choices=("duckdb", "spark"), default="duckdb",
+                   help="where dbt builds the models: duckdb (default, embedded) or spark (the spark output of "
+                        "dbt_project/profiles.yml; the marts come back to the DuckDB warehouse to be published; "
+                        "docs/deploy.md)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("queue", help="the referral work list")

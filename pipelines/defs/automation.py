@@ -23,6 +23,7 @@ from dagster import (
 )
 
 from pipelines.contract import entity_of
+from pipelines.defs.ingest.formats import detect
 from pipelines.resources import ExtractsResource
 
 # A file younger than this may still be being written by the transfer job:
@@ -39,7 +40,8 @@ def landing_state(extracts: ExtractsResource) -> dict[str, list[float]]:
         return {}
     state = {}
     for path in folder.iterdir():
-        if path.is_file() and not path.name.startswith(".") and entity_of(path.name):
+        # CSV extracts by name; FHIR, HL7 v2 and CMS files by name or content
+        if path.is_file() and not path.name.startswith(".") and (entity_of(path.name) or detect(path)):
             stat = path.stat()
             state[path.name] = [stat.st_size, stat.st_mtime]
     return state

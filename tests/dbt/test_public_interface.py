@@ -23,6 +23,14 @@ def current_interface() -> dict[str, dict[str, str]]:
     }
 
 
+# Names of one type: `string` is what both engines accept (Spark has no bare varchar).
+SAME_TYPE = {"varchar": "string", "text": "string"}
+
+
+def same_type(a: str | None, b: str | None) -> bool:
+    return SAME_TYPE.get(a, a) == SAME_TYPE.get(b, b)
+
+
 def breaking_changes(before: dict, now: dict, changelog: str) -> list[str]:
     """Columns of `before` that are gone or retyped in `now` and not named in the changelog."""
     problems = []
@@ -31,7 +39,7 @@ def breaking_changes(before: dict, now: dict, changelog: str) -> list[str]:
             name = f"marts.{model}.{column}"
             if model not in now or column not in now[model]:
                 change = "dropped or renamed"
-            elif now[model][column] != data_type:
+            elif not same_type(now[model][column], data_type):
                 change = f"retyped {data_type} -> {now[model][column]}"
             else:
                 continue
@@ -66,3 +74,5 @@ def test_the_check_catches_a_rename_and_accepts_a_noted_one():
     assert breaking_changes(before, renamed, "### Breaking\n- marts.fct_referrals.outcome is now referral_outcome") == []
     retyped = {"fct_referrals": {"referral_id": "bigint", "outcome": "string"}}
     assert "retyped string -> bigint" in breaking_changes(before, retyped, "")[0]
+    # varchar and string are one type (the engine-neutral spelling is string)
+    assert breaking_changes({"m": {"c": "varchar"}}, {"m": {"c": "string"}}, "") == []

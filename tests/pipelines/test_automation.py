@@ -73,3 +73,19 @@ def test_daily_schedule_requests_a_build():
     context = build_schedule_context(scheduled_execution_time=datetime(2026, 12, 2, 6, tzinfo=UTC))
     requests = list(daily_build_schedule.evaluate_tick(context).run_requests)
     assert len(requests) == 1 and requests[0].tags["refloop/trigger"] == "daily_schedule"
+
+
+def test_sensor_sees_fhir_hl7_and_cms_files_whatever_their_names(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    files = {
+        "Patient.ndjson": '{"resourceType": "Patient", "id": "p1"}\n',
+        "feed_0302.txt": "MSH|^~\\&|EPIC|C|R|H|20260302||REF^I12|1|P|2.5.1\rRF1|A\r",
+        "export.dat": "DML_IND|BENE_ID|CLM_ID|LINE_NUM|PRF_PHYSN_NPI|LINE_ALOWD_CHRG_AMT\n",
+        "vendor_readme.txt": "not an extract",
+    }
+    for name, text in files.items():
+        (landing / name).write_text(text)
+        age(landing / name, SETTLE_SECONDS + 5)
+    fired = evaluate(landing)
+    assert isinstance(fired, SensorResult) and fired.run_requests[0].tags["refloop/files"] == "3"

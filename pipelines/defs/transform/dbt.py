@@ -12,17 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from dagster import AssetExecutionContext, AssetKey, Config
+from dagster import AssetExecutionContext, AssetKey, Config, Failure
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
 from pipelines.defs.quality.store import dbt_test_rows, publish_quality, write_dbt_results
+from pipelines.defs.transform import spark
 from pipelines.paths import DBT_PROJECT_DIR
 from pipelines.resources import WarehouseResource
 
 # The dbt of this environment (the venv's), whatever is first on PATH.
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+TARGETS = ("duckdb", "spark")   # the outputs of dbt_project/profiles.yml
 
 
 def ensure_manifest(project: DbtProject = dbt_project) -> Path:
@@ -71,9 +73,11 @@ translator = RefloopDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_a
 
 class DbtBuildConfig(Config):
     """dbt vars for this run (docs/metrics.md, Parameters), e.g.
-    {"attribution_window_days": "90", "as_of_date": "2026-06-30"}."""
+    {"attribution_window_days": "90", "as_of_date": "2026-06-30"}, and the
+    engine: `duckdb` (the embedded warehouse) or `spark` (docs/deploy.md)."""
 
     vars: dict[str, str] = {}
+    target: str = "duckdb"
 
 
 def dbt_vars(raw: Mapping[str, str]) -> dict[str, Any]:
@@ -100,10 +104,23 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
     args = ["build", "--exclude-resource-type", "unit_test"]
     if config.vars:
         args += ["--vars", json.dumps(dbt_vars(config.vars))]
+    if config.target not in TARGETS:
+        raise Failure(f"unknown dbt target {config.target!r}: one of {', '.join(TARGETS)}")
+    if config.target == "spark":
+        root = spark.spark_dir(warehouse.file)
+        with warehouse.connect() as conn:
+            exported = spark.export_raw(conn, root)
+        context.log.info(f"[spark] {sum(exported.values()):,} landed rows exported to {root / 'raw'}")
+        os.environ["REFLOOP_SPARK_DIR"] = str(root)
+        args += ["--target", "spark"]
     context.log.info(f"[dbt] {' '.join(args)}")
     invocation = dbt.cli(args, context=context)
     try:
         yield from invocation.stream()
+        if config.target == "spark":
+            with warehouse.connect() as conn:
+                returned = spark.import_models(conn, root)
+            context.log.info(f"[spark] {len(returned)} tables back in the DuckDB warehouse for checks and publishing")
     finally:
         # Test results go to the quality schema whether the build passed or not.
         rows = dbt_test_rows(invocation.target_path / "run_results.json", invocation.target_path / "manifest.json",

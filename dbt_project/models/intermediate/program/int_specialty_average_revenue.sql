@@ -19,7 +19,8 @@ groups as (
 completed as (
     select
         specialty_group,
-        avg(in_network_revenue) as average_revenue
+        -- the exact decimal sum, then one division in double: the same on every engine
+        {{ safe_divide('cast(sum(in_network_revenue) as double)', 'count(in_network_revenue)') }} as average_revenue
     from referrals
     where is_completed_in_network
     group by specialty_group

@@ -14,7 +14,7 @@ final as (
         referring_location_id,
         payer_id,
         cast(case when outreach_touches >= 6 then 6 else outreach_touches end as integer) as touches,
-        case when outreach_touches >= 6 then '6+' else cast(outreach_touches as varchar) end as touches_label,
+        case when outreach_touches >= 6 then '6+' else cast(outreach_touches as {{ dbt.type_string() }}) end as touches_label,
         cast(count(*) as integer) as referrals,
         cast(count(case when is_scheduled then 1 end) as integer) as scheduled,
         cast(count(case when is_completed_in_network then 1 end) as integer) as completed_in_network,
@@ -30,7 +30,7 @@ final as (
         referring_location_id,
         payer_id,
         case when outreach_touches >= 6 then 6 else outreach_touches end,
-        case when outreach_touches >= 6 then '6+' else cast(outreach_touches as varchar) end
+        case when outreach_touches >= 6 then '6+' else cast(outreach_touches as {{ dbt.type_string() }}) end
 )
 
 select * from final
