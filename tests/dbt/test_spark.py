@@ -59,6 +59,6 @@ def test_spark_tables_live_beside_the_warehouse_and_the_serving_copy_is_publishe
     assert (tables / "marts.db" / "fct_referrals").is_dir()
     assert any((tables / "marts.db" / "fct_referrals").glob("*.parquet"))
     assert (spark_dir(root / "spark.duckdb") / "raw" / "referrals" / "part-0.parquet").exists()
-    assert summary.published and summary.tests_failed == 0 and summary.tests_passed > 100
+    assert summary.published and summary.tests_failed == 0 and summary.tests_passed > 100, summary
     with duckdb.connect(str(root / "spark.serving.duckdb"), read_only=True) as conn:
         assert conn.execute("select count(*) from marts.fct_referrals").fetchone()[0] > 1_500

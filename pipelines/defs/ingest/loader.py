@@ -161,18 +161,21 @@ def load_directory(
     ensure_raw_schema(conn)
     paths = extract_files(directory)
     formats = {path: detect(path) for path in paths}
+    shas: dict[Path, str] = {}
     index = None
     if FHIR in formats.values():
         # References cross files (an Appointment names a Practitioner sent in
         # another file, or on another day): index every new FHIR file first.
         index = fhir.FhirIndex.load(conn)
         for path in paths:
-            if formats[path] == FHIR and _unchanged(conn, path, sha256_of(path)) is None:
-                index.add_file(path)
+            if formats[path] == FHIR:
+                shas[path] = sha256_of(path)
+                if _unchanged(conn, path, shas[path]) is None:
+                    index.add_file(path)
         index.save(conn)
     results = []
     for path in paths:
-        for result in load_file(conn, path, run_id, formats[path], index):
+        for result in load_file(conn, path, run_id, formats[path], index, shas.get(path)):
             log(result.line())
             results.append(result)
     return results
@@ -196,6 +199,7 @@ def load_file(
     run_id: str,
     source_format: str | None = "",
     index: fhir.FhirIndex | None = None,
+    sha: str | None = None,
 ) -> list[FileResult]:
     if source_format == "":
         source_format = detect(path)
@@ -204,7 +208,7 @@ def load_file(
         return [FileResult(path.name, None, SKIPPED, message=(
             f"no known entity in the name (expected a name starting with one of: {known}) and not "
             "a FHIR (.ndjson/.json), HL7 v2 (.hl7) or CMS RIF (pipe-delimited) file"))]
-    sha = sha256_of(path)
+    sha = sha or sha256_of(path)
     why = _unchanged(conn, path, sha)
     if why:
         entity = entity_of(path.name) if source_format == CSV else None

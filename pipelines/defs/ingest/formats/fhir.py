@@ -32,10 +32,6 @@ NETWORK_STATUS_SYSTEM = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBPayerAdj
 PLAN_NET_NETWORK = "http://hl7.org/fhir/us/davinci-pdex-plan-net/StructureDefinition/network-reference"
 # SNOMED "patient referral" categories: a ServiceRequest with one of them is a referral.
 REFERRAL_CATEGORIES = {"3457005", "103696004", "103697008", "306206005"}
-MAPPED_TYPES = (
-    "ServiceRequest", "Task", "Appointment", "Encounter", "Claim", "ExplanationOfBenefit",
-    "PractitionerRole", "Practitioner", "Patient",
-)
 ENTITY_OF_TYPE = {
     "ServiceRequest": "referrals", "Task": "referral_events", "Appointment": "appointments",
     "Encounter": "appointments", "Claim": "claims", "ExplanationOfBenefit": "claims",
