@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install demo test browser dagster dashboard lint lock screenshots clean
+.PHONY: install demo test browser java dagster dashboard lint lock screenshots clean
 
 install: $(STAMP)
 
@@ -24,7 +24,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/refloop demo --dagster-port 3000
 
-test: install browser
+test: install browser java
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # The browser test drives Debian's chromium (Playwright's own download is not used).
@@ -32,6 +32,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "The browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+# The Spark test (and `refloop run --target spark`) needs a Java runtime (17 or newer).
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; \
+	  else echo "The Spark test needs Java 17: sudo apt-get install openjdk-17-jre-headless" >&2; exit 1; fi; }
 
 dagster: install $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -m pipelines.definitions --host 127.0.0.1 --port 3000

@@ -5,6 +5,7 @@ is an asset and every dbt test an asset check on it."""
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -107,6 +108,9 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
     if config.target not in TARGETS:
         raise Failure(f"unknown dbt target {config.target!r}: one of {', '.join(TARGETS)}")
     if config.target == "spark":
+        if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+            raise Failure("--target spark runs Spark, which needs a Java runtime (17 or newer): "
+                          "install one (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
         root = spark.spark_dir(warehouse.file)
         with warehouse.connect() as conn:
             exported = spark.export_raw(conn, root)
