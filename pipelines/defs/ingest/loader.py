@@ -232,8 +232,15 @@ def load_file(
 
 
 def _forget(conn: duckdb.DuckDBPyConnection, file_name: str) -> None:
-    for entity in ENTITIES:
-        conn.execute(f"delete from raw.{entity} where _file_name = ?", [file_name])
+    """Take out what an earlier version of this file landed (only the
+    entities its manifest rows name: a new file costs no table scan)."""
+    entities = [e for (e,) in conn.execute(
+        "select distinct entity from raw._manifest where file_name = ?", [file_name]).fetchall()]
+    if not entities:
+        return
+    for entity in entities:
+        if entity in ENTITIES:
+            conn.execute(f"delete from raw.{entity} where _file_name = ?", [file_name])
     conn.execute("delete from raw._rejects where file_name = ?", [file_name])
     conn.execute("delete from raw._manifest where file_name = ?", [file_name])
 
