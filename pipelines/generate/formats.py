@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines.contract import entity_of
+from pipelines.defs.ingest.formats.fhir import NPI_SYSTEM, NUCC_SYSTEMS
 
-NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
-NUCC_SYSTEM = "http://nucc.org/provider-taxonomy"
+NUCC_SYSTEM = NUCC_SYSTEMS[0]
 HL7_PRIORITY = {"routine": "R", "urgent": "U", "asap": "A", "stat": "S"}
 HL7_STATUS = {"active": "A", "revoked": "R"}   # other statuses are sent as their FHIR word
 

@@ -72,8 +72,13 @@ REJECT_SCHEMA = {"_line_number": pl.Int64, "reason": pl.String, "record": pl.Str
 MAX_RECORD_CHARS = 2000
 
 
+def open_bytes(path: Path) -> io.BufferedIOBase:
+    """A file's bytes, gunzipped when its name ends in `.gz` (every reader's way in)."""
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
 def _open_text(path: Path) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+    raw = open_bytes(path)
     # newline="" hands line ends to csv untouched, so quoted newlines survive
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
 
@@ -89,8 +94,7 @@ BINARY_SIGNATURES = (
 
 def _binary_kind(path: Path) -> str | None:
     try:
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
-        with opener(path, "rb") as handle:
+        with open_bytes(path) as handle:
             head = handle.read(8)
     except (OSError, EOFError, zlib.error):
         return None
@@ -125,8 +129,7 @@ def _records(path: Path) -> Iterator[tuple[int, int, list[str]]]:
 def _first_invalid_utf8(path: Path) -> tuple[int, int]:
     """(line, byte) of the first byte that is not UTF-8. Text is decoded ahead
     in blocks, so the line is found again here, on a file being rejected."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as handle:
+    with open_bytes(path) as handle:
         for number, raw_line in enumerate(handle, start=1):
             try:
                 raw_line.decode("utf-8-sig" if number == 1 else "utf-8")

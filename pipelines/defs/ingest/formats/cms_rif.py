@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from pipelines.defs.ingest.formats.common import Mapped, Tally, open_bytes
-from pipelines.defs.ingest.reader import MAX_FIELD_BYTES, FileRejected
+from pipelines.defs.ingest.formats.common import Mapped, Tally
+from pipelines.defs.ingest.reader import MAX_FIELD_BYTES, FileRejected, open_bytes
 from pipelines.paths import SEEDS_DIR
 
 CARRIER_COLUMNS = {"CLM_ID", "BENE_ID", "LINE_NUM", "PRF_PHYSN_NPI", "LINE_ALOWD_CHRG_AMT"}

@@ -9,12 +9,12 @@ format it came in.
 
 from __future__ import annotations
 
-import gzip
-import io
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pipelines.defs.ingest.reader import open_bytes
 
 
 @dataclass
@@ -51,10 +51,6 @@ class Tally:
         if self.ignored:
             parts.append("not mapped: " + ", ".join(f"{n:,} {what}" for what, n in sorted(self.ignored.items())))
         return " | ".join(parts) or None
-
-
-def open_bytes(path: Path) -> io.BufferedIOBase:
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
 
 
 def head_text(path: Path, size: int = 4096) -> str:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.defs.ingest.formats.common import Mapped, Tally, first, open_bytes
-from pipelines.defs.ingest.reader import FileRejected
+from pipelines.defs.ingest.formats.common import Mapped, Tally, first
+from pipelines.defs.ingest.reader import FileRejected, open_bytes
 
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 NUCC_SYSTEMS = ("http://nucc.org/provider-taxonomy", "urn:oid:2.16.840.1.113883.6.101")

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.defs.ingest.formats.common import Mapped, Tally, open_bytes
-from pipelines.defs.ingest.reader import FileRejected
+from pipelines.defs.ingest.formats.common import Mapped, Tally
+from pipelines.defs.ingest.reader import FileRejected, open_bytes
 
 SEGMENT_RE = re.compile(r"^[A-Z][A-Z0-9]{2}$")
 NOT_UTF8_RE = re.compile("[\udc80-\udcff]")   # bytes surrogate-escaped by the UTF-8 decoder
