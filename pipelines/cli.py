@@ -53,9 +53,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     print(f"generating {options.referrals:,} referrals over {options.months} months "
           f"ending {options.end_date} (seed {options.seed}) -> {args.out}")
-    counts = generate_to(options, Path(args.out))
+    next_day = getattr(args, "next_day", None)
+    counts = generate_to(options, Path(args.out), Path(next_day) if next_day else None)
     for entity, rows in counts.items():
         print(f"  {entity:<16} {rows:>12,} rows")
+    if next_day:
+        print(f"  the versions of {options.end_date} are in {next_day}: copy them into the folder "
+              "for the next day's incremental run")
     if options.dirty:
         print(f"  seeded defects: {options.dirty} level (docs/data-quality.md lists them)")
     if getattr(args, "formats", "csv") == "mixed":
@@ -106,6 +110,7 @@ def run_pipeline(
     dbt_vars: dict[str, str] | None = None,
     quiet: bool = False,
     target: str = "duckdb",
+    full_refresh: bool = False,
 ) -> RunSummary:
     """Run the Dagster build job in-process: ingest, dbt build, publish."""
     os.environ["REFLOOP_EXTRACTS"] = str(extracts.resolve())
@@ -119,7 +124,8 @@ def run_pipeline(
     # Progress lines only (or nothing): Dagster's own event log still records everything.
     job = defs.resolve_job_def(BUILD_JOB).with_logger_defs({"progress": progress_logger})
     run_config = {
-        "ops": {"refloop_dbt": {"config": {"vars": dict(dbt_vars or {}), "target": target}}},
+        "ops": {"refloop_dbt": {"config": {"vars": dict(dbt_vars or {}), "target": target,
+                                                "full_refresh": full_refresh}}},
         "loggers": {} if quiet else {"progress": {}},
     }
     # Runs are kept in DAGSTER_HOME when it is set (make demo: the UI shows them).
@@ -199,7 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     engine = "" if args.target == "duckdb" else f" (dbt on {args.target})"
     print(f"refloop run: {extracts} -> {warehouse}{engine}")
-    summary = run_pipeline(extracts, warehouse, dbt_vars, target=args.target)
+    summary = run_pipeline(extracts, warehouse, dbt_vars, target=args.target, full_refresh=args.full_refresh)
     print()
     print(f"{'succeeded' if summary.success else 'FAILED'} in {time.perf_counter() - started:.1f} s")
     for line in summary.lines():
@@ -455,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dirty", nargs="?", const="warn", choices=("warn", "error"),
                    help="seed data defects the quality checks must catch: 'warn' (default) stays under "
                         "error thresholds; 'error' adds one that stops the build (docs/data-quality.md)")
+    p.add_argument("--next-day", type=Path, metavar="DIR",
+                   help="write the last day's versions to DIR as a daily extract instead (for an incremental run)")
     p.add_argument("--formats", choices=("csv", "mixed"), default="csv",
                    help="'mixed': referrals as HL7 v2 messages and appointments as FHIR NDJSON, the rest "
                         "CSV, as a health system's exports often are (docs/formats/)")
@@ -466,6 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date, help="as-of date T (default: derived from the data)")
     p.add_argument("--var", type=_var, action="append", metavar="KEY=VALUE",
                    help="dbt var, e.g. attribution_window_days=90 (repeatable)")
+    p.add_argument("--full-refresh", action="store_true",
+                   help="rebuild every model from all landed versions (by default a run merges what is new)")
     p.add_argument("--target", choices=("duckdb", "spark"), default="duckdb",
                    help="where dbt builds the models: duckdb (default, embedded) or spark (the spark output of "
                         "dbt_project/profiles.yml; the marts come back to the DuckDB warehouse to be published; "

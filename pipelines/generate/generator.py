@@ -366,6 +366,11 @@ def generate(options: GenerateOptions) -> dict[str, pl.DataFrame]:
         np.concatenate([visit_npi, oon_npi[keep_oon]]),
         patient, code, prof["amount"], world, practice, pcp_idx,
     )
+    # The payer feed holds all of the patients' care, not only referred care:
+    # primary-care visits with their labs, about 5 lines per referral in all.
+    # A stream of its own, so the rest of the data set stays as it was.
+    claims = pl.concat([claims, _primary_care_claims(np.random.default_rng(options.seed + 29), start, span_days,
+                                                     world, claims.columns)])
 
     # --- referral versions ------------------------------------------------
     completed_day = np.full(n, np.nan)
@@ -538,6 +543,58 @@ def _claims(rng, start, span_days, ref, day, npi, patient, code, amount, world, 
     return pl.concat([v1.filter(pl.Series(keep)), v2.select(v1.columns)])
 
 
+PRIMARY_CARE_VISITS_PER_YEAR = 1.0    # per patient, each 1-4 claim lines (visit, then labs)
+
+
+def _primary_care_claims(rng, start, span_days, world: _World, columns: list[str]) -> pl.DataFrame:
+    """Office visits to the patients' own clinicians: evidence no referral
+    matches (primary care is never a referral's specialty), volume the
+    attribution must sift through, as in a real payer feed."""
+    n_patients = world.n_patients
+    visits = rng.poisson(PRIMARY_CARE_VISITS_PER_YEAR * (span_days + 1) / 365.25, n_patients)
+    patient = np.repeat(np.arange(n_patients), visits)
+    v = patient.size
+    clinician = rng.integers(0, len(world.pcp_npi), n_patients)[patient]
+    day = rng.integers(0, span_days + 1, v)
+    adjudicated = day + rng.uniform(12, 45, v)
+    keep = adjudicated < span_days + 1
+    patient, clinician, day, adjudicated = patient[keep], clinician[keep], day[keep], adjudicated[keep]
+    v = patient.size
+    lines = rng.choice([1, 2, 3, 4], v, p=[0.2, 0.25, 0.3, 0.25])
+    rep = np.repeat(np.arange(v), lines)
+    line_number = np.arange(rep.size) - np.repeat(np.cumsum(lines) - lines, lines) + 1
+    m = rep.size
+    allowed = np.where(line_number == 1, np.round(rng.gamma(6.0, 20.0, m), 2), np.round(rng.gamma(3.0, 8.0, m), 2))
+    denied = rng.random(m) < 0.04
+    epoch = np.datetime64(start, "s")
+    # Strings built by polars: numpy's char functions are slow on millions of rows.
+    return pl.DataFrame({
+        "claim_no": rep + 1,
+        "line_number": line_number,
+        "patient": patient[rep] * 7 + 100_003,
+        "rendering_npi": world.pcp_npi[clinician[rep]].astype(str),
+        "service_date": np.datetime64(start, "D") + day[rep],
+        "rendering_specialty_code": world.pcp_code[clinician[rep]].astype(str),
+        "procedure_code": np.where(line_number == 1, rng.choice(np.array(["99213", "99214", "99396", "99397"]), m),
+                                   rng.choice(np.array(["36415", "80053", "85025", "83036", "81002"]), m)),
+        "allowed_amount": np.where(denied, 0.0, allowed),
+        "paid_amount": np.where(denied, 0.0, np.round(allowed * rng.uniform(0.7, 0.95, m), 2)),
+        "claim_status": np.where(denied, "denied", "paid"),
+        "updated_at": (epoch + (adjudicated[rep] * 86400).astype("timedelta64[s]")).astype("datetime64[ms]"),
+    }).with_columns(
+        ("CLP" + pl.col("claim_no").cast(pl.String).str.zfill(9)).alias("claim_id"),
+        ("MRN" + pl.col("patient").cast(pl.String).str.zfill(9)).alias("patient_id"),
+        pl.col("line_number").cast(pl.String),
+        pl.col("service_date").cast(pl.String),
+        pl.col("allowed_amount").cast(pl.String),
+        pl.col("paid_amount").cast(pl.String),
+        pl.col("updated_at").dt.strftime("%Y-%m-%dT%H:%M:%S"),
+        pl.lit("").alias("referring_npi"),
+        pl.lit("").alias("referral_id"),
+        pl.lit("11").alias("place_of_service"),
+    ).select(columns)
+
+
 def _events(rng, start, span_days, created_off, eligible, sent_to, completed_day, declined_p) -> pl.DataFrame:
     n = created_off.size
     received = created_off + rng.uniform(0.01, 2.0, n)
@@ -633,9 +690,15 @@ VERSIONED = {"referrals": "updated_at", "appointments": "updated_at", "claims": 
 DATED_BY = {"referral_events": "occurred_at", "engagements": "occurred_at"}
 
 
-def write_extracts(frames: dict[str, pl.DataFrame], out: Path, end_date: date) -> list[Path]:
+def write_extracts(frames: dict[str, pl.DataFrame], out: Path, end_date: date,
+                   next_day: Path | None = None) -> list[Path]:
     """Write monthly change files (`<entity>_<month end>.csv[.gz]`) for the
-    dated entities and one snapshot file for the others."""
+    dated entities and one snapshot file for the others.
+
+    With `next_day`, the versions dated `end_date` go there instead, as one
+    day's change files (`<entity>_<end_date>.csv[.gz]`): the history in `out`
+    ends the day before, and `next_day` is the daily extract that follows it
+    (new records, status changes and late claim corrections of that day)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for entity, frame in frames.items():
@@ -643,9 +706,16 @@ def write_extracts(frames: dict[str, pl.DataFrame], out: Path, end_date: date) -
         if column is None:
             written.append(_write(frame, out / f"{entity}_{end_date.isoformat()}.csv", entity))
             continue
+        if next_day is not None:
+            next_day.mkdir(parents=True, exist_ok=True)
+            on_last_day = frame[column].str.slice(0, 10) == end_date.isoformat()
+            written.append(_write(frame.filter(on_last_day), next_day / f"{entity}_{end_date.isoformat()}.csv", entity))
+            frame = frame.filter(~on_last_day)
         month = frame[column].str.slice(0, 7)
         for (label,), part in frame.with_columns(month.alias("_m")).group_by("_m", maintain_order=False):
             last_day = _month_end(label)
+            if next_day is not None:   # the history's last file ends the day before the daily one
+                last_day = min(last_day, (end_date - timedelta(days=1)).isoformat())
             written.append(_write(part.drop("_m"), out / f"{entity}_{last_day}.csv", entity))
     return sorted(written)
 
@@ -667,12 +737,12 @@ def _write(frame: pl.DataFrame, path: Path, entity: str) -> Path:
     return path
 
 
-def generate_to(options: GenerateOptions, out: Path) -> dict[str, int]:
+def generate_to(options: GenerateOptions, out: Path, next_day: Path | None = None) -> dict[str, int]:
     frames = generate(options)
     if options.dirty:
         from pipelines.generate.dirty import make_dirty
 
         frames = make_dirty(frames, options.dirty, options.end_date, options.seed)
-    write_extracts(frames, out, options.end_date)
+    write_extracts(frames, out, options.end_date, next_day)
     return {entity: frame.height for entity, frame in frames.items()}
 

@@ -52,6 +52,14 @@ create table if not exists raw._manifest (
 )
 """
 NO_ENTITY = "(none)"
+# A re-sent file's earlier rows, taken out: the next dbt build is a full one.
+RETRACTIONS_DDL = """
+create table if not exists raw._retractions (
+    file_name varchar not null,
+    entity varchar not null,
+    retracted_at timestamp not null
+)
+"""
 REJECTS_DDL = """
 create table if not exists raw._rejects (
     file_name varchar not null,
@@ -112,6 +120,7 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     _upgrade_manifest(conn)
     conn.execute(MANIFEST_DDL)
     conn.execute(REJECTS_DDL)
+    conn.execute(RETRACTIONS_DDL)
     conn.execute(fhir.INDEX_DDL)
 
 
@@ -241,6 +250,9 @@ def _forget(conn: duckdb.DuckDBPyConnection, file_name: str) -> None:
     for entity in entities:
         if entity in ENTITIES:
             conn.execute(f"delete from raw.{entity} where _file_name = ?", [file_name])
+    # The next dbt build rebuilds in full: versions it merged may be gone.
+    conn.executemany("insert into raw._retractions values (?, ?, now()::timestamp)",
+                     [[file_name, entity] for entity in entities])
     conn.execute("delete from raw._rejects where file_name = ?", [file_name])
     conn.execute("delete from raw._manifest where file_name = ?", [file_name])
 

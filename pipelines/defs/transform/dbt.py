@@ -3,6 +3,7 @@ is an asset and every dbt test an asset check on it."""
 
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -12,11 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import yaml
 from dagster import AssetExecutionContext, AssetKey, Config, Failure
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
+from pipelines.defs.ingest.loader import RETRACTIONS_DDL
 from pipelines.defs.quality.store import dbt_test_rows, publish_quality, write_dbt_results
 from pipelines.defs.transform import spark
 from pipelines.paths import DBT_PROJECT_DIR
@@ -79,6 +82,67 @@ class DbtBuildConfig(Config):
 
     vars: dict[str, str] = {}
     target: str = "duckdb"
+    full_refresh: bool = False
+
+
+# One row per successful build and target: what the next build compares itself with.
+BUILDS_DDL = """
+create table if not exists raw._builds (
+    run_id varchar,
+    target varchar not null,
+    started_at timestamp not null,
+    finished_at timestamp not null,
+    full_refresh boolean not null,
+    reason varchar not null,
+    vars varchar not null,
+    project_checksum varchar not null
+)
+"""
+
+
+def project_checksum(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """SHA-256 of the SQL, YAML and seeds that decide what the models hold."""
+    digest = hashlib.sha256()
+    files = [project_dir / "dbt_project.yml"] + sorted(
+        p for folder in ("models", "macros", "seeds") for p in (project_dir / folder).rglob("*")
+        if p.is_file() and p.suffix in {".sql", ".yml", ".csv"})
+    for path in files:
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def plan_build(conn: duckdb.DuckDBPyConnection, target: str, vars_json: str, checksum: str,
+               asked: bool = False) -> tuple[bool, str]:
+    """Incremental or full, and why. The version layer merges new versions
+    (dbt_project/macros/latest_versions.sql); a full rebuild is needed when
+    what it already holds may be wrong: the first build on a target, other
+    parameters, changed SQL, or a re-sent file that took versions out."""
+    conn.execute(BUILDS_DDL)
+    conn.execute(RETRACTIONS_DDL)
+    if asked:
+        return True, "full refresh asked for"
+    last = conn.execute(
+        "select started_at, vars, project_checksum from raw._builds where target = ? order by started_at desc limit 1",
+        [target]).fetchone()
+    if last is None:
+        return True, f"first build on {target}"
+    started_at, last_vars, last_checksum = last
+    if last_vars != vars_json:
+        return True, "parameters changed since the last build"
+    if last_checksum != checksum:
+        return True, "the dbt project changed since the last build"
+    retracted = conn.execute(
+        "select count(*), min(file_name) from raw._retractions where retracted_at >= ?", [started_at]).fetchone()
+    if retracted[0]:
+        return True, f"{retracted[1]} was re-sent and replaced versions landed earlier"
+    return False, "new versions merge into the version layer"
+
+
+def record_build(conn: duckdb.DuckDBPyConnection, run_id: str, target: str, started_at, full_refresh: bool,
+                 reason: str, vars_json: str, checksum: str) -> None:
+    conn.execute(BUILDS_DDL)
+    conn.execute("insert into raw._builds values (?, ?, ?, now()::timestamp, ?, ?, ?, ?)",
+                 [run_id, target, started_at, full_refresh, reason, vars_json, checksum])
 
 
 def dbt_vars(raw: Mapping[str, str]) -> dict[str, Any]:
@@ -117,10 +181,20 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
         context.log.info(f"[spark] {sum(exported.values()):,} landed rows exported to {root / 'raw'}")
         os.environ["REFLOOP_SPARK_DIR"] = str(root)
         args += ["--target", "spark"]
+    vars_json = json.dumps(dbt_vars(config.vars), sort_keys=True)
+    checksum = project_checksum()
+    with warehouse.connect() as conn:
+        started_at = conn.execute("select now()::timestamp").fetchone()[0]
+        full_refresh, reason = plan_build(conn, config.target, vars_json, checksum, config.full_refresh)
+    if full_refresh:
+        args.append("--full-refresh")
+    context.log.info(f"[dbt] {'full' if full_refresh else 'incremental'} build: {reason}")
     context.log.info(f"[dbt] {' '.join(args)}")
     invocation = dbt.cli(args, context=context)
     try:
         yield from invocation.stream()
+        with warehouse.connect() as conn:
+            record_build(conn, context.run.run_id, config.target, started_at, full_refresh, reason, vars_json, checksum)
         if config.target == "spark":
             with warehouse.connect() as conn:
                 returned = spark.import_models(conn, root)

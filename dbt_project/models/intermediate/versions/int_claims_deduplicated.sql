@@ -1,4 +1,6 @@
 {#- Latest version of each claim line: greatest updated_at; tie: the file that sorts last by name. -#}
+{{ version_layer_config(['claim_id', 'line_number']) }}
+
 with
 
 versions as (
@@ -6,7 +8,7 @@ versions as (
 ),
 
 latest as (
-    {{ deduplicate('versions', 'claim_id, line_number', 'updated_at desc, source_file_name desc, source_line_number desc') }}
+    {{ latest_versions('versions', ['claim_id', 'line_number'], 'updated_at desc, source_file_name desc, source_line_number desc') }}
 ),
 
 final as (

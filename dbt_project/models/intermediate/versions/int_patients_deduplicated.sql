@@ -1,4 +1,6 @@
 {#- One row per patient_id: the file that sorts last wins, within a file the last line. -#}
+{{ version_layer_config(['patient_id']) }}
+
 with
 
 versions as (
@@ -6,7 +8,7 @@ versions as (
 ),
 
 latest as (
-    {{ deduplicate('versions', 'patient_id', 'source_file_name desc, source_line_number desc') }}
+    {{ latest_versions('versions', ['patient_id'], 'source_file_name desc, source_line_number desc') }}
 ),
 
 final as (

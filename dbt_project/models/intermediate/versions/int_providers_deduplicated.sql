@@ -1,4 +1,6 @@
 {#- One directory row per (npi, effective_from): the file that sorts last wins, within a file the last line. -#}
+{{ version_layer_config(['npi', 'effective_from']) }}
+
 with
 
 versions as (
@@ -6,7 +8,7 @@ versions as (
 ),
 
 latest as (
-    {{ deduplicate('versions', 'npi, effective_from', 'source_file_name desc, source_line_number desc') }}
+    {{ latest_versions('versions', ['npi', 'effective_from'], 'source_file_name desc, source_line_number desc') }}
 ),
 
 final as (

@@ -1,4 +1,6 @@
 {#- Latest version of each referral: greatest updated_at; tie: the file that sorts last by name. -#}
+{{ version_layer_config(['referral_id']) }}
+
 with
 
 versions as (
@@ -6,7 +8,7 @@ versions as (
 ),
 
 latest as (
-    {{ deduplicate('versions', 'referral_id', 'updated_at desc, source_file_name desc, source_line_number desc') }}
+    {{ latest_versions('versions', ['referral_id'], 'updated_at desc, source_file_name desc, source_line_number desc') }}
 ),
 
 final as (

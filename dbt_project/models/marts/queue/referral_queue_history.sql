@@ -1,6 +1,8 @@
 {#- One snapshot of the queue per build (appended, never rewritten), so the
     queue's change between builds can be shown. -#}
-{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns') }}
+{#- full_refresh=false: a full rebuild of the warehouse keeps this history. -#}
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
+          full_refresh=false) }}
 
 with
 
