@@ -46,6 +46,7 @@ class BenchReport:
     queries: dict[str, dict] = field(default_factory=dict)
     pages: dict[str, dict] = field(default_factory=dict)
     under_load: dict = field(default_factory=dict)
+    daily: dict = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         out = [f"refloop bench: {self.referrals:,} referrals on {self.machine.get('cpus')} CPUs, "
@@ -57,6 +58,12 @@ class BenchReport:
         out.append("")
         out.append("rows: " + ", ".join(f"{k} {v:,}" for k, v in self.rows.items()))
         out.append(f"ingest: {self.ingest_rows_per_second:,.0f} rows/s")
+        if self.daily:
+            d = self.daily
+            out.append(f"daily run (one more extract day, {d['rows_loaded']:,} rows = {d['share_of_history']:.2%} of the "
+                       f"landed history, {'incremental' if d['incremental'] else 'FULL: ' + d['reason']}): "
+                       f"{d['seconds']:.1f} s, peak {d['peak_mib']:,.0f} MiB")
+            out.append("  " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in d["steps"].items()))
         if self.direct_sql:
             d = self.direct_sql
             out.append(f"dbt build {d['orchestrated_seconds']:.1f} s vs the same compiled SQL in one DuckDB session "
@@ -99,7 +106,8 @@ def _peak_mib(rusage_kib: int) -> float:
 def generate_cached(referrals: int, seed: int, cache: Path) -> tuple[Path, float, float]:
     """The landing folder for N referrals, generated once and kept in `cache`.
     Returns (folder, seconds, peak MiB) — zeros when it was cached."""
-    landing = cache / f"referrals-{referrals}-seed-{seed}" / "landing"
+    # v2: primary-care claims and a held-out next day (older caches are not reused)
+    landing = cache / f"referrals-{referrals}-seed-{seed}-v2" / "landing"
     done = landing.parent / ".complete"
     if done.exists():
         return landing, 0.0, 0.0
@@ -110,14 +118,19 @@ def generate_cached(referrals: int, seed: int, cache: Path) -> tuple[Path, float
         [sys.executable, "-c",
          "import resource, sys; from pathlib import Path; "
          "from pipelines.generate.generator import GenerateOptions, generate_to; "
-         f"generate_to(GenerateOptions(referrals={referrals}, seed={seed}), Path(sys.argv[1])); "
-         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)", str(landing)],
+         f"generate_to(GenerateOptions(referrals={referrals}, seed={seed}), Path(sys.argv[1]), Path(sys.argv[2])); "
+         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)", str(landing), str(next_day_folder(landing))],
         capture_output=True, text=True, check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"generating the bench data set failed:\n{proc.stderr[-2000:]}")
     done.touch()
     return landing, time.perf_counter() - started, _peak_mib(int(proc.stdout.split()[-1]))
+
+
+def next_day_folder(landing: Path) -> Path:
+    """The cached set's last day, held out: the daily extract of the incremental run."""
+    return landing.parent / "next-day"
 
 
 def run_pipeline_measured(landing: Path, warehouse: Path) -> dict:
@@ -234,7 +247,7 @@ def load_while_writing(landing: Path, warehouse: Path, sessions: int) -> dict:
     with serving_dashboards(warehouse) as base:
         idle = summarize(run_sessions(base, sessions=1))
         run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--extracts", str(landing),
-                                "--warehouse", str(warehouse)],
+                                "--warehouse", str(warehouse), "--full-refresh"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, "DAGSTER_HOME": ""})
         loaded = summarize(run_sessions(base, sessions=sessions, timeout=300))
@@ -255,8 +268,13 @@ def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int =
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     warehouse = work / "refloop.duckdb"
+    # The run's landing folder links to the cached files, so the next day can be added to it.
+    extracts = work / "landing"
+    extracts.mkdir()
+    for path in sorted(landing.iterdir()):
+        (extracts / path.name).symlink_to(path)
     log("[bench] full pipeline: ingest, quality checks, dbt build, publish")
-    result = run_pipeline_measured(landing, warehouse)
+    result = run_pipeline_measured(extracts, warehouse)
     for step, stage in STAGES.items():
         if step in result["steps"]:
             report.stages[stage] = {"seconds": result["steps"][step]}
@@ -281,8 +299,32 @@ def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int =
     report.queries, report.pages = dashboard_latency(serving_path(warehouse), repeats)
     if sessions:
         log(f"[bench] {sessions} concurrent dashboard sessions while a pipeline run writes")
-        report.under_load = load_while_writing(landing, warehouse, sessions)
+        report.under_load = load_while_writing(extracts, warehouse, sessions)
+    log("[bench] daily run: one more extract day, incremental")
+    report.daily = daily_run(extracts, next_day_folder(landing), warehouse, report.rows)
     return report
+
+
+def daily_run(extracts: Path, next_day: Path, warehouse: Path, history_rows: dict[str, int]) -> dict:
+    """Add the held-out day's files and run again: the version layer merges
+    what is new (pipelines/defs/transform/dbt.py decides incremental)."""
+    import duckdb
+
+    for path in sorted(next_day.iterdir()):
+        (extracts / path.name).symlink_to(path)
+    result = run_pipeline_measured(extracts, warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        full_refresh, reason = conn.execute(
+            "select full_refresh, reason from raw._builds order by started_at desc limit 1").fetchone()
+    history = sum(history_rows.values())
+    return {
+        "seconds": sum(result["steps"].values()),
+        "steps": {STAGES.get(step, step): seconds for step, seconds in result["steps"].items()},
+        "rows_loaded": result["rows_loaded"],
+        "share_of_history": result["rows_loaded"] / max(history, 1),
+        "incremental": not full_refresh, "reason": reason,
+        "peak_mib": _peak_mib(max(result["self_peak_kib"], result["children_peak_kib"])),
+    }
 
 
 def write_json(report: BenchReport, out: Path) -> None:

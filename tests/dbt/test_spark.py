@@ -1,5 +1,8 @@
 """The same dbt project on Spark (a local session) builds the same marts as
-on DuckDB, row for row, from the same landed data (docs/deploy.md)."""
+on DuckDB, row for row, from the same landed data (docs/deploy.md): Spark
+builds a history in full, then the next day's files with late corrections
+incrementally (insert_overwrite of the key buckets of the changed records),
+and its marts equal a full DuckDB build of all the files."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import tests.pipelines.test_reliability as reliability
 from pipelines.cli import run_pipeline
 from pipelines.defs.transform.spark import spark_dir
 from pipelines.generate.generator import GenerateOptions, generate_to
+from tests.conftest import late_corrections
 
 pytestmark = pytest.mark.slow
 
@@ -19,13 +23,21 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory):
     root = tmp_path_factory.mktemp("spark")
-    generate_to(GenerateOptions(referrals=2_000, seed=23), root / "landing")
-    duck = run_pipeline(root / "landing", root / "duckdb.duckdb", quiet=True)
-    assert duck.success, duck.failures
-    # the same warehouse (same landed rows, same patient_key secret), rebuilt on Spark
-    shutil.copy(root / "duckdb.duckdb", root / "spark.duckdb")
-    spark = run_pipeline(root / "landing", root / "spark.duckdb", quiet=True, target="spark")
+    landing = root / "landing"
+    generate_to(GenerateOptions(referrals=2_000, seed=23), landing, next_day=root / "day")
+    late_corrections(landing, root / "day", "2026-11-30")
+    first = run_pipeline(landing, root / "spark.duckdb", quiet=True, target="spark")
+    assert first.success, first.failures
+    # the same landed rows and patient_key secret, for the DuckDB reference below
+    shutil.copy(root / "spark.duckdb", root / "duckdb.duckdb")
+    # the next day, with corrections to year-old records: an incremental build on Spark...
+    for path in (root / "day").iterdir():
+        shutil.copy(path, landing)
+    spark = run_pipeline(landing, root / "spark.duckdb", quiet=True, target="spark")
     assert spark.success, spark.failures
+    # ...against a full build on DuckDB (its first build) of the same files
+    duck = run_pipeline(landing, root / "duckdb.duckdb", quiet=True)
+    assert duck.success, duck.failures
     return root, spark
 
 
@@ -51,6 +63,18 @@ def test_fct_referrals_on_spark_equals_duckdb_row_for_row(builds):
 def test_every_mart_on_spark_equals_duckdb(builds):
     root, _ = builds
     assert reliability.mart_differences(root / "duckdb.duckdb", root / "spark.duckdb") == {}
+
+
+def test_spark_was_incremental_and_duckdb_full(builds):
+    root, _ = builds
+    with duckdb.connect(str(root / "spark.duckdb"), read_only=True) as conn:
+        assert conn.execute("select target, full_refresh from raw._builds order by started_at").fetchall() == [
+            ("spark", True), ("spark", False)]
+    with duckdb.connect(str(root / "duckdb.duckdb"), read_only=True) as conn:
+        assert conn.execute("select target, full_refresh from raw._builds order by started_at").fetchall() == [
+            ("spark", True), ("duckdb", True)]
+    table = spark_dir(root / "spark.duckdb") / "warehouse" / "intermediate.db" / "int_claims_deduplicated"
+    assert len(list(table.glob("_version_bucket=*"))) == 64
 
 
 def test_spark_tables_live_beside_the_warehouse_and_the_serving_copy_is_published(builds):

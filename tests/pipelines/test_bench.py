@@ -38,6 +38,12 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     assert set(load["pages"]) == set(load["idle"]) and len(load["pages"]) >= 7
     assert all(page["loads"] == 3 and page["p50_s"] > 0 for page in load["pages"].values())
     assert "concurrent sessions while a pipeline run writes" in done.stdout
+    # the held-out day, run incrementally
+    daily = report["daily"]
+    assert daily["incremental"] and daily["reason"] == "new versions merge into the version layer"
+    assert 0 < daily["rows_loaded"] and 0 < daily["share_of_history"] < 0.05 and daily["seconds"] > 0
+    assert {"ingest", "dbt build", "publish"} <= set(daily["steps"])
+    assert "daily run (one more extract day" in done.stdout
     # The data set is cached: the next bench of the same size does not generate again.
     landing, seconds, _ = generate_cached(1500, 7, tmp_path / "cache")
     assert seconds == 0 and any(landing.glob("referrals_*"))
