@@ -25,7 +25,7 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/refloop demo --dagster-port 3000
 
 test: install browser java
-	$(BIN)/python -m pytest -n 3 --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # The browser test drives Debian's chromium (Playwright's own download is not used).
 browser:

@@ -12,7 +12,10 @@
 
     DuckDB: delete+insert on the record's key (only the changed records are
     rewritten). Spark: insert_overwrite of the hash buckets the changed records
-    fall in (`_version_bucket`), since Spark tables without Delta cannot merge. -#}
+    fall in (`_version_bucket`), since Spark tables without Delta cannot merge.
+    The bucket column is there on both engines, so the tables look the same.
+
+    Use as the whole body of a CTE; it configures the model as well. -#}
 
 {% macro version_layer_config(key_columns) -%}
     {%- if target.type == 'spark' -%}
@@ -26,6 +29,7 @@
 
 
 {% macro latest_versions(versions, key_columns, order_by) -%}
+    {{- version_layer_config(key_columns) -}}
     {%- set keys = key_columns | join(', ') -%}
     {%- if is_incremental() -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name')

@@ -1,6 +1,4 @@
 {#- Latest version of each appointment: greatest updated_at; tie: the file that sorts last by name. -#}
-{{ version_layer_config(['appointment_id']) }}
-
 with
 
 versions as (

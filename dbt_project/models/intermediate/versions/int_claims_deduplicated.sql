@@ -1,6 +1,4 @@
 {#- Latest version of each claim line: greatest updated_at; tie: the file that sorts last by name. -#}
-{{ version_layer_config(['claim_id', 'line_number']) }}
-
 with
 
 versions as (

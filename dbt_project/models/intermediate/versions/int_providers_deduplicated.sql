@@ -1,6 +1,4 @@
 {#- One directory row per (npi, effective_from): the file that sorts last wins, within a file the last line. -#}
-{{ version_layer_config(['npi', 'effective_from']) }}
-
 with
 
 versions as (

@@ -1,6 +1,4 @@
 {#- One row per event_id: the file that sorts last wins, within a file the last line. -#}
-{{ version_layer_config(['event_id']) }}
-
 with
 
 versions as (

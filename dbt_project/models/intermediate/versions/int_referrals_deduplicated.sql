@@ -1,6 +1,4 @@
 {#- Latest version of each referral: greatest updated_at; tie: the file that sorts last by name. -#}
-{{ version_layer_config(['referral_id']) }}
-
 with
 
 versions as (
