@@ -479,8 +479,13 @@ def _referral_ids(idx: np.ndarray) -> np.ndarray:
     return np.char.add("REF", np.char.zfill((np.asarray(idx) + 1).astype(str), 8))
 
 
+def _patient_numbers(idx: np.ndarray) -> np.ndarray:
+    """The number in a patient's MRN (`MRN` and 9 digits)."""
+    return np.asarray(idx) * 7 + 100_003
+
+
 def _patient_ids(idx: np.ndarray) -> np.ndarray:
-    return np.char.add("MRN", np.char.zfill((np.asarray(idx) * 7 + 100_003).astype(str), 9))
+    return np.char.add("MRN", np.char.zfill(_patient_numbers(idx).astype(str), 9))
 
 
 def _fmt(values: np.ndarray, sep: str) -> np.ndarray:
@@ -571,7 +576,7 @@ def _primary_care_claims(rng, start, span_days, world: _World, columns: list[str
     return pl.DataFrame({
         "claim_no": rep + 1,
         "line_number": line_number,
-        "patient": patient[rep] * 7 + 100_003,
+        "patient": _patient_numbers(patient[rep]),
         "rendering_npi": world.pcp_npi[clinician[rep]].astype(str),
         "service_date": np.datetime64(start, "D") + day[rep],
         "rendering_specialty_code": world.pcp_code[clinician[rep]].astype(str),
