@@ -1,11 +1,17 @@
 """Daily loads (docs/deploy.md, Daily loads): a run after the first merges
 the new versions into the version layer instead of rebuilding it, and gives
-the same marts, row for row, as a full rebuild of the same landed data,
-late corrections to year-old records included."""
+the same marts, row for row, as a full rebuild of the same landed data, late
+corrections to year-old records included; on DuckDB and on Spark (a local
+session), where the incremental build rewrites only the key buckets of the
+changed records (insert_overwrite). One history and one next day serve both
+engines: Spark's builds are slow, so the set is built once."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -14,44 +20,61 @@ import tests.pipelines.test_reliability as reliability
 from pipelines.cli import run_pipeline
 from pipelines.defs.ingest.loader import load_directory
 from pipelines.defs.transform.dbt import plan_build, project_checksum
+from pipelines.defs.transform.spark import spark_dir
 from pipelines.generate.generator import GenerateOptions, generate_to
 from tests.conftest import late_corrections
 
+pytestmark = pytest.mark.slow
 DAY = "2026-11-30"
 
 
 @pytest.fixture(scope="module")
 def daily(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental")
-    generate_to(GenerateOptions(referrals=2_000, seed=31), root / "landing", next_day=root / "day")
-    corrected = late_corrections(root / "landing", root / "day", DAY)
-    first = run_pipeline(root / "landing", root / "daily.duckdb", quiet=True)
+    landing = root / "landing"
+    generate_to(GenerateOptions(referrals=2_000, seed=23), landing, next_day=root / "day")
+    corrected = late_corrections(landing, root / "day", DAY)
+    # the history, on DuckDB...
+    first = run_pipeline(landing, root / "daily.duckdb", quiet=True)
     assert first.success, first.failures
     with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
         before = dict(conn.execute(
             "select referral_id, outcome from marts.fct_referrals where referral_id in (?, ?)",
             corrected["referrals"]).fetchall())
         history_rows = conn.execute("select count(*) from intermediate.int_claims_deduplicated").fetchone()[0]
+    # ...and on Spark (the same landed rows and patient_key secret)
+    shutil.copy(root / "daily.duckdb", root / "spark.duckdb")
+    spark_first = run_pipeline(landing, root / "spark.duckdb", quiet=True, target="spark")
+    assert spark_first.success, spark_first.failures
+    # the next day, with the late corrections
     for path in (root / "day").iterdir():
-        shutil.copy(path, root / "landing")
-    second = run_pipeline(root / "landing", root / "daily.duckdb", quiet=True)
+        shutil.copy(path, landing)
+    # the reference: everything landed at once and built in full, in a
+    # process of its own while Spark (which mostly waits) builds the day
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    with open(root / "full.log", "w") as log:
+        reference = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--extracts", str(landing),
+                                      "--warehouse", str(root / "full.duckdb")], stdout=log, stderr=subprocess.STDOUT,
+                                     env=env)
+        spark = run_pipeline(landing, root / "spark.duckdb", quiet=True, target="spark")
+        reference.wait(timeout=900)
+    assert spark.success, spark.failures
+    assert reference.returncode == 0, (root / "full.log").read_text()[-3000:]
+    second = run_pipeline(landing, root / "daily.duckdb", quiet=True)
     assert second.success, second.failures
-    # the reference: everything landed at once and built in full
-    full = run_pipeline(root / "landing", root / "full.duckdb", quiet=True)
-    assert full.success, full.failures
-    return root, corrected, before, history_rows
+    return root, corrected, before, history_rows, spark
 
 
 def builds(warehouse):
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        return conn.execute("select full_refresh, reason from raw._builds order by started_at").fetchall()
+        return conn.execute("select target, full_refresh, reason from raw._builds order by started_at").fetchall()
 
 
 def test_the_second_run_is_incremental_and_the_reference_is_full(daily):
     root, *_ = daily
-    assert builds(root / "daily.duckdb") == [(True, "first build on duckdb"),
-                                             (False, "new versions merge into the version layer")]
-    assert builds(root / "full.duckdb") == [(True, "first build on duckdb")]
+    assert builds(root / "daily.duckdb") == [("duckdb", True, "first build on duckdb"),
+                                             ("duckdb", False, "new versions merge into the version layer")]
+    assert builds(root / "full.duckdb") == [("duckdb", True, "first build on duckdb")]
 
 
 def test_incremental_marts_equal_a_full_rebuild_row_for_row(daily):
@@ -70,7 +93,7 @@ def test_incremental_marts_equal_a_full_rebuild_row_for_row(daily):
 
 
 def test_late_corrections_to_year_old_records_change_the_marts(daily):
-    root, corrected, before, history_rows = daily
+    root, corrected, before, history_rows, _ = daily
     with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
         in_error, completed = corrected["referrals"]
         # entered in error: no longer an eligible referral
@@ -95,7 +118,7 @@ def test_a_re_sent_file_makes_the_next_build_full(daily, tmp_path):
     """A re-sent file takes its earlier versions out of the landed tables, so
     the version layer may hold a version that is gone: the next build is full
     (and a full build is the first build, checked everywhere else)."""
-    root, corrected, _, _ = daily
+    root, corrected, _, _, _ = daily
     warehouse = tmp_path / "resent.duckdb"
     shutil.copy(root / "daily.duckdb", warehouse)
     landing = tmp_path / "landing"
@@ -111,8 +134,9 @@ def test_a_re_sent_file_makes_the_next_build_full(daily, tmp_path):
         results = load_directory(conn, landing, "resend")
         assert [(r.file_name, r.status) for r in results if r.status != "unchanged"] == [
             (corrections.name, "loaded")]
-        assert conn.execute("select status from raw.referrals where referral_id = ? order by updated_at desc "
-                            "limit 1", [corrected["referrals"][1]]).fetchone()[0] == "active"
+        # the withdrawn correction is out of the landed rows
+        assert conn.execute("select referral_id from raw.referrals where _file_name = ?",
+                            [corrections.name]).fetchall() == [(corrected["referrals"][0],)]
         assert plan_build(conn, "duckdb", vars_json, checksum) == (
             True, f"{corrections.name} was re-sent and replaced versions landed earlier")
         assert plan_build(conn, "duckdb", '{"attribution_window_days": 90}', checksum) == (
@@ -120,3 +144,49 @@ def test_a_re_sent_file_makes_the_next_build_full(daily, tmp_path):
         assert plan_build(conn, "duckdb", vars_json, "0" * 64) == (True, "the dbt project changed since the last build")
         assert plan_build(conn, "spark", vars_json, checksum) == (True, "first build on spark")
         assert plan_build(conn, "duckdb", vars_json, checksum, asked=True) == (True, "full refresh asked for")
+
+
+# --- Spark -------------------------------------------------------------------
+
+def test_fct_referrals_on_spark_equals_duckdb_row_for_row(daily):
+    root, *_ = daily
+    with duckdb.connect() as conn:
+        conn.execute("attach ? as d (read_only)", [str(root / "daily.duckdb")])
+        conn.execute("attach ? as s (read_only)", [str(root / "spark.duckdb")])
+        columns = conn.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = 'd' "
+            "and schema_name = 'marts' and table_name = 'fct_referrals' order by column_index").fetchall()
+        assert conn.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = 's' "
+            "and schema_name = 'marts' and table_name = 'fct_referrals' order by column_index").fetchall() == columns
+        total = conn.execute("select count(*) from d.marts.fct_referrals").fetchone()[0]
+        # patient_key is the same: the warehouse key is landed data, and SHA-256 is SHA-256 on both engines
+        only = [conn.execute(f"select count(*) from (select * from {x}.marts.fct_referrals "
+                             f"except all select * from {y}.marts.fct_referrals)").fetchone()[0]
+                for x, y in (("d", "s"), ("s", "d"))]
+    assert total > 1_500 and only == [0, 0]
+
+
+def test_every_mart_on_spark_equals_duckdb(daily):
+    root, *_ = daily
+    assert reliability.mart_differences(root / "daily.duckdb", root / "spark.duckdb") == {}
+
+
+def test_the_second_spark_build_was_incremental(daily):
+    root, *_ = daily
+    assert builds(root / "spark.duckdb") == [("duckdb", True, "first build on duckdb"),
+                                             ("spark", True, "first build on spark"),
+                                             ("spark", False, "new versions merge into the version layer")]
+    table = spark_dir(root / "spark.duckdb") / "warehouse" / "intermediate.db" / "int_claims_deduplicated"
+    assert len(list(table.glob("_version_bucket=*"))) == 64
+
+
+def test_spark_tables_live_beside_the_warehouse_and_the_serving_copy_is_published(daily):
+    root, *_, summary = daily
+    tables = spark_dir(root / "spark.duckdb") / "warehouse"
+    assert (tables / "marts.db" / "fct_referrals").is_dir()
+    assert any((tables / "marts.db" / "fct_referrals").glob("*.parquet"))
+    assert (spark_dir(root / "spark.duckdb") / "raw" / "referrals" / "part-0.parquet").exists()
+    assert summary.published and summary.tests_failed == 0 and summary.tests_passed > 100, summary
+    with duckdb.connect(str(root / "spark.serving.duckdb"), read_only=True) as conn:
+        assert conn.execute("select count(*) from marts.fct_referrals").fetchone()[0] > 1_500
