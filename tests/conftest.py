@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import duckdb
-import polars as pl
 import pytest
 
 from pipelines.cli import RunSummary, run_pipeline
@@ -72,28 +71,3 @@ def dirty_warehouse(tmp_path_factory) -> Built:
     generate_to(GenerateOptions(referrals=3_000, seed=11, dirty="warn"), root / "landing")
     return build(root / "landing", root / "dirty.duckdb")
 
-
-def late_corrections(history: Path, out: Path, day: str, month: str = "2025-06") -> dict[str, list[str]]:
-    """Change files dated `day` that correct records from a year and more
-    before: paid claim lines reversed, a referral entered in error, another
-    completed, booked appointments marked attended and no-show. They must
-    change old months' numbers. Returns the corrected ids per entity."""
-    def month_file(entity: str) -> pl.DataFrame:
-        [path] = history.glob(f"{entity}_{month}-*")
-        return pl.read_csv(path, infer_schema=False)
-
-    claims = month_file("claims").filter(pl.col("claim_status") == "paid").sort("claim_id", "line_number").head(3)
-    claims = claims.with_columns(pl.lit("reversed").alias("claim_status"), pl.lit("0.0").alias("allowed_amount"),
-                                 pl.lit("0.0").alias("paid_amount"), pl.lit(f"{day}T11:00:00").alias("updated_at"))
-    referrals = month_file("referrals").filter(pl.col("status") == "active").sort("referral_id").head(2)
-    referrals = referrals.with_columns(pl.Series("status", ["entered-in-error", "completed"]),
-                                       pl.lit(f"{day}T11:05:00").alias("updated_at"))
-    appointments = month_file("appointments").filter(pl.col("status") == "booked").sort("appointment_id").tail(2)
-    appointments = appointments.with_columns(pl.Series("status", ["fulfilled", "noshow"]),
-                                             pl.lit(f"{day} 11:10:00").alias("updated_at"))
-    out.mkdir(parents=True, exist_ok=True)
-    claims.write_csv(out / f"claims_{day}-corrections.csv")
-    referrals.write_csv(out / f"referrals_{day}-corrections.csv")
-    appointments.write_csv(out / f"appointments_{day}-corrections.csv")
-    return {"claims": claims["claim_id"].to_list(), "referrals": referrals["referral_id"].to_list(),
-            "appointments": appointments["appointment_id"].to_list()}
