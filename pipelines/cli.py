@@ -125,7 +125,8 @@ def run_pipeline(
     job = defs.resolve_job_def(BUILD_JOB).with_logger_defs({"progress": progress_logger})
     run_config = {
         "ops": {"refloop_dbt": {"config": {"vars": dict(dbt_vars or {}), "target": target,
-                                                "full_refresh": full_refresh}}},
+                                                "full_refresh": full_refresh}},
+                "landed_quality_checks": {"config": {"all_rows": full_refresh}}},
         "loggers": {} if quiet else {"progress": {}},
     }
     # Runs are kept in DAGSTER_HOME when it is set (make demo: the UI shows them).
@@ -475,7 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", type=_var, action="append", metavar="KEY=VALUE",
                    help="dbt var, e.g. attribution_window_days=90 (repeatable)")
     p.add_argument("--full-refresh", action="store_true",
-                   help="rebuild every model from all landed versions (by default a run merges what is new)")
+                   help="rebuild every model from all landed versions and judge every landed row "
+                        "(by default a run merges what is new and checks the rows it lands)")
     p.add_argument("--target", choices=("duckdb", "spark"), default="duckdb",
                    help="where dbt builds the models: duckdb (default, embedded) or spark (the spark output of "
                         "dbt_project/profiles.yml; the marts come back to the DuckDB warehouse to be published; "

@@ -1,14 +1,18 @@
-"""Shared fixtures: hand-made extract files, and one generated warehouse built
-once per session through the real pipeline (Dagster + dbt + publish)."""
+"""Shared fixtures: hand-made extract files, and generated warehouses built
+through the real pipeline (Dagster + dbt + publish) once per test session,
+for all of pytest-xdist's workers together."""
 
 from __future__ import annotations
 
 import gzip
 import os
+import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
+from filelock import FileLock
 
 from pipelines.cli import RunSummary, run_pipeline
 from pipelines.generate.generator import GenerateOptions, generate_to
@@ -50,24 +54,43 @@ def build(extracts: Path, warehouse: Path, dbt_vars: dict[str, str] | None = Non
     return Built(extracts, warehouse, summary)
 
 
+def shared(tmp_path_factory, name: str, make: Callable[[Path], object]) -> tuple[Path, object]:
+    """`make(folder)` once for the whole session: the first worker to ask
+    makes it, the others wait for it and read its result. What is made here
+    is only read afterwards (tests copy a warehouse before writing to it)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent                     # shared by the workers of one run
+    folder = base / f"shared-{name}"
+    with FileLock(str(folder) + ".lock"):
+        result = folder / "result.pickle"
+        if not result.exists():
+            folder.mkdir(exist_ok=True)
+            made = make(folder)
+            result.write_bytes(pickle.dumps(made))
+        return folder, pickle.loads(result.read_bytes())
+
+
 @pytest.fixture(scope="session")
 def generated_extracts(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("generated") / "landing"
-    generate_to(DEFAULT_SAMPLE, out)
-    return out
+    folder, _ = shared(tmp_path_factory, "generated", lambda folder: generate_to(DEFAULT_SAMPLE, folder / "landing"))
+    return folder / "landing"
 
 
 @pytest.fixture(scope="session")
 def built_warehouse(generated_extracts, tmp_path_factory) -> Built:
-    built = build(generated_extracts, tmp_path_factory.mktemp("warehouse") / "refloop.duckdb")
-    assert built.summary.success, built.summary.failures
-    return built
+    folder, summary = shared(tmp_path_factory, "warehouse",
+                             lambda folder: run_pipeline(generated_extracts, folder / "refloop.duckdb", quiet=True))
+    assert summary.success, summary.failures
+    return Built(generated_extracts, folder / "refloop.duckdb", summary)
 
 
 @pytest.fixture(scope="session")
 def dirty_warehouse(tmp_path_factory) -> Built:
     """A small sample with every warning-level defect of `refloop generate --dirty` seeded."""
-    root = tmp_path_factory.mktemp("dirty")
-    generate_to(GenerateOptions(referrals=3_000, seed=11, dirty="warn"), root / "landing")
-    return build(root / "landing", root / "dirty.duckdb")
+    def make(folder: Path) -> RunSummary:
+        generate_to(GenerateOptions(referrals=3_000, seed=11, dirty="warn"), folder / "landing")
+        return run_pipeline(folder / "landing", folder / "dirty.duckdb", quiet=True)
 
+    folder, summary = shared(tmp_path_factory, "dirty", make)
+    return Built(folder / "landing", folder / "dirty.duckdb", summary)

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines.cli import run_pipeline
 from pipelines.contract import npi_check_digit_ok
 from pipelines.defs.quality.checks import (
     COMPLETENESS,
@@ -154,7 +155,9 @@ def test_an_error_stops_publication_and_the_previous_copy_keeps_serving(small_cl
     # The quality copy is published anyway, so the failure is visible.
     error = [r for r in latest_run(warehouse) if r["severity"] == "error"]
     assert [r["check_name"] for r in error] == ["providers__npi__npi_valid"]
-    assert error[0]["blocking"] and error[0]["observed_value"] == pytest.approx(0.5)
+    # judged on the rows landed since the last build: the new file, all of it wrong
+    assert error[0]["blocking"] and error[0]["observed_value"] == 1.0
+    assert error[0]["rows_checked"] == error[0]["failing_rows"] == mangled.height
     assert any("npi=" in s and s.split("npi=")[1].split(",")[0].endswith(".0") for s in error[0]["failing_sample"])
     # Every run left its results.
     runs = {r["run_id"] for r in results(warehouse, "stage = 'landed'")}
@@ -168,24 +171,50 @@ def test_an_error_stops_publication_and_the_previous_copy_keeps_serving(small_cl
     assert "1 errors" in done.stdout
 
 
-def test_stale_feeds_are_flagged_without_blocking(small_clean_built, tmp_path):
-    small_clean = small_clean_built.extracts
+def test_stale_feeds_are_flagged_and_a_daily_run_judges_the_rows_it_lands(small_clean_built, tmp_path):
+    """Freshness looks at the whole table every run and never blocks. Row
+    checks judge each landed row once, in the run that lands it, so a daily
+    run's checks cost what its rows cost; a re-sent key and version is still
+    found against the whole table; --full-refresh judges every row."""
+    landing = tmp_path / "landing"
+    shutil.copytree(small_clean_built.extracts, landing)
     warehouse = tmp_path / "stale.duckdb"
-    copy_built(small_clean_built, small_clean, warehouse)
+    copy_built(small_clean_built, landing, warehouse)
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute("update raw.claims set _loaded_at = _loaded_at - interval 20 day")
         conn.execute("update raw.providers set _loaded_at = _loaded_at - interval 200 day")
-    again = build(small_clean, warehouse)                         # no new file arrives
+    # the only new file: one appointment re-sent as it was (same key and updated_at), two corrected
+    history = pl.read_csv(sorted(landing.glob("appointments_*"))[-1], infer_schema=False)
+    day = pl.concat([history.head(1),
+                     history.slice(1, 2).with_columns(pl.lit("2026-12-01T09:00:00").alias("updated_at"))])
+    day.write_csv(landing / "appointments_2026-12-01.csv")
+    total = small_clean_built.scalar("select count(*) from raw.appointments") + 3
+
+    again = build(landing, warehouse)
     assert again.summary.success and again.summary.published      # freshness never blocks
-    fresh = {r["check_name"]: r for r in latest_run(warehouse) if r["family"] == FRESHNESS}
+    latest = latest_run(warehouse)
+    fresh = {r["check_name"]: r for r in latest if r["family"] == FRESHNESS}
     assert fresh["claims__freshness"]["severity"] == "warn"       # cadence: warn after 10 days, error after 35
     assert fresh["claims__freshness"]["observed_value"] == pytest.approx(480, abs=2)
     assert fresh["providers__freshness"]["severity"] == "error"   # warn 35 days, error 95
     assert fresh["referrals__freshness"]["passed"]
+    visits = {r["check_name"]: r for r in latest if r["table_name"] == "raw.appointments"}
+    assert visits["appointments__freshness"]["rows_checked"] == total   # table checks see the whole table
+    assert visits["appointments__columns_match_contract"]["rows_checked"] == total
+    assert visits["appointments__appointment_id__not_null"]["rows_checked"] == 3
+    assert visits["appointments__key_unique"]["failing_rows"] == 1      # the re-sent one, found against history
+    assert visits["appointments__key_unique"]["severity"] == "warn"
+    assert visits["appointments__key_unique"]["observed_value"] == pytest.approx(1 / 3)
 
     done = subprocess.run([*REFLOOP, "quality", "--warehouse", str(warehouse)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "providers__freshness" in done.stdout
+
+    full = run_pipeline(landing, warehouse, quiet=True, full_refresh=True)
+    assert full.success, full.failures
+    visits = {r["check_name"]: r for r in latest_run(warehouse) if r["table_name"] == "raw.appointments"}
+    assert visits["appointments__appointment_id__not_null"]["rows_checked"] == total
+    assert visits["appointments__key_unique"]["failing_rows"] == 2      # both copies of the re-sent one
 
 
 def test_quality_html_writes_data_docs(built_warehouse, tmp_path):

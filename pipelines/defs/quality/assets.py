@@ -8,19 +8,23 @@ dbt's own tests are asset checks of the dbt assets (pipelines/defs/transform).
 """
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
 
+import duckdb
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
+    Config,
     MetadataValue,
     multi_asset_check,
 )
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
-from pipelines.defs.quality.checks import ERROR, Check, landed_checks, mart_checks
+from pipelines.defs.quality.checks import ERROR, Check, checks_fingerprint, landed_checks, mart_checks
 from pipelines.defs.quality.store import LANDED, MARTS, publish_quality, write_results
 from pipelines.defs.quality.suites import CheckResult, run_checks
 from pipelines.resources import WarehouseResource
@@ -65,9 +69,10 @@ def _dagster_results(results: Sequence[CheckResult]) -> Iterator[AssetCheckResul
 
 
 def _run_stage(context: AssetCheckExecutionContext, warehouse: WarehouseResource, stage: str,
-               checks: Sequence[Check]) -> Iterator[AssetCheckResult]:
-    context.log.info(f"[quality] {stage}: {len(checks)} checks (Great Expectations on DuckDB)")
-    results = run_checks(warehouse.file, checks)
+               checks: Sequence[Check], since: datetime | None = None) -> Iterator[AssetCheckResult]:
+    scope = f", row checks on the rows landed since {since:%Y-%m-%d %H:%M:%S}" if since else ""
+    context.log.info(f"[quality] {stage}: {len(checks)} checks (Great Expectations on DuckDB{scope})")
+    results = run_checks(warehouse.file, checks, since=since)
     with warehouse.connect() as conn:
         write_results(conn, context.run.run_id, stage, results)
     publish_quality(warehouse.file)
@@ -83,12 +88,38 @@ def _run_stage(context: AssetCheckExecutionContext, warehouse: WarehouseResource
 
 LANDED_CHECKS = landed_checks()
 MART_CHECKS = mart_checks()
+LANDED_FINGERPRINT = checks_fingerprint(LANDED_CHECKS)
+
+
+def checked_until(warehouse: Path, fingerprint: str = LANDED_FINGERPRINT) -> datetime | None:
+    """Rows landed before this were judged by these same checks: the start of
+    the last successful build (which ran after its landed checks passed), if
+    that build's landed checks were these. None: judge every row."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        has_column = conn.execute(
+            "select count(*) from duckdb_columns() where schema_name = 'raw' and table_name = '_builds' "
+            "and column_name = 'landed_checks'").fetchone()[0]
+        if not has_column:
+            return None
+        last = conn.execute(
+            "select started_at, landed_checks from raw._builds order by started_at desc limit 1").fetchone()
+    return last[0] if last and last[1] == fingerprint else None
+
+
+class LandedChecksConfig(Config):
+    """`all_rows`: judge every landed row, not only those landed since the last build."""
+
+    all_rows: bool = False
 
 
 @multi_asset_check(specs=_specs(LANDED_CHECKS), name="landed_quality_checks", pool=WAREHOUSE_POOL)
-def landed_quality_checks(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
-    """Conformance, completeness, plausibility and freshness of the landed tables."""
-    yield from _run_stage(context, warehouse, LANDED, LANDED_CHECKS)
+def landed_quality_checks(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
+                          config: LandedChecksConfig):
+    """Conformance, completeness, plausibility and freshness of the landed tables.
+    After a first build, row checks judge the rows landed since the last build:
+    each row once, in the run that lands it (docs/data-quality.md)."""
+    since = None if config.all_rows else checked_until(warehouse.file)
+    yield from _run_stage(context, warehouse, LANDED, LANDED_CHECKS, since)
 
 
 @multi_asset_check(specs=_specs(MART_CHECKS), name="mart_quality_checks", pool=WAREHOUSE_POOL)

@@ -15,7 +15,9 @@ the check is not `blocking`), above `warn_above` a warning, else a pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -316,6 +318,33 @@ def freshness_checks() -> list[Check]:
             expectation=("ExpectColumnMaxToBeBetween", {"column": "_loaded_at"}),
         ))
     return checks
+
+
+def checks_fingerprint(checks: Sequence[Check]) -> str:
+    """Changes when any check's definition changes (new code, other thresholds)."""
+    return hashlib.sha256(repr(sorted(checks, key=lambda c: c.name)).encode()).hexdigest()
+
+
+def judges_new_rows(check: Check) -> bool:
+    """Row checks on a landed table judge a row once, in the run that lands it
+    (the batch then also has `_landed_row`, the row's rowid). Table checks
+    (columns, freshness, file volumes) look at the whole table every run."""
+    return check.schema == "raw" and check.per_row and check.family != FRESHNESS
+
+
+def on_new_rows(check: Check) -> Check:
+    """The check as it runs on the rows landed since the last build. Key
+    uniqueness still looks across the whole table: a new row that repeats a
+    key and version landed earlier fails."""
+    if not check.name.endswith("__key_unique"):
+        return check
+    entity = ENTITIES[check.table_name]
+    unique_on = [*entity.key, "updated_at"] if entity.versioned else list(entity.key)
+    same = " and ".join(f"earlier.{c} is not distinct from new.{c}" for c in unique_on)
+    return replace(check, expectation=None, sql=(
+        f"with new as (select * from {{batch}}) "
+        f"select new.* from new where exists (select 1 from {check.table} as earlier where {same} "
+        "and earlier.rowid <> new._landed_row)"))
 
 
 def landed_checks() -> list[Check]:

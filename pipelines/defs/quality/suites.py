@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from pipelines.defs.quality.checks import ERROR, FRESHNESS, Check
+from pipelines.defs.quality.checks import ERROR, FRESHNESS, Check, judges_new_rows, on_new_rows
 
 SAMPLE_SIZE = 5
 log = logging.getLogger(__name__)
@@ -190,30 +190,42 @@ def existing_tables(warehouse: Path) -> set[str]:
         return {f"{s}.{t}" for s, t in conn.execute("select schema_name, table_name from duckdb_tables()").fetchall()}
 
 
-def _row_counts(warehouse: Path, tables: set[str]) -> dict[str, int]:
+def _new_rows(table: str, since: datetime) -> str:
+    return f"select *, rowid as _landed_row from {table} where _loaded_at > timestamp '{since.isoformat(sep=' ')}'"
+
+
+def _row_counts(warehouse: Path, batches: set[tuple[str, datetime | None]]) -> dict[tuple[str, datetime | None], int]:
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         present = {f"{s}.{t}" for s, t in conn.execute("select schema_name, table_name from duckdb_tables()").fetchall()}
-        missing = sorted(tables - present)
+        missing = sorted({table for table, _ in batches} - present)
         if missing:
             raise RuntimeError(f"{warehouse} has no table {', '.join(missing)}: has the pipeline built it?")
-        return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+        return {(table, since): conn.execute(
+                    f"select count(*) from ({_new_rows(table, since) if since else 'select * from ' + table})").fetchone()[0]
+                for table, since in batches}
 
 
 def run_checks(warehouse: Path, checks: Sequence[Check], data_docs: Path | None = None,
-               read_only: bool = False) -> list[CheckResult]:
+               read_only: bool = False, since: datetime | None = None) -> list[CheckResult]:
     """Validate `checks` on the warehouse file; one GX suite per table.
-    With `data_docs`, also write Great Expectations Data Docs there."""
+    With `since`, row checks of the landed tables judge only the rows landed
+    after it (checks.judges_new_rows). With `data_docs`, also write Great
+    Expectations Data Docs there."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
     _patch_great_expectations()
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    by_table: dict[str, list[Check]] = defaultdict(list)
+    # One batch per table, and one more of its new rows when `since` is given.
+    by_batch: dict[tuple[str, datetime | None], list[Check]] = defaultdict(list)
     for check in checks:
-        by_table[check.table].append(check)
-    counts = _row_counts(warehouse, set(by_table))
+        if since is not None and judges_new_rows(check):
+            by_batch[(check.table, since)].append(on_new_rows(check))
+        else:
+            by_batch[(check.table, None)].append(check)
+    counts = _row_counts(warehouse, set(by_batch))
 
     if data_docs is not None:
         context = gx.get_context(mode="file", project_root_dir=str(data_docs))
@@ -229,9 +241,12 @@ def run_checks(warehouse: Path, checks: Sequence[Check], data_docs: Path | None 
             **({"kwargs": {"connect_args": {"read_only": True}}} if read_only else {}),
         )
         try:
-            for table, table_checks in by_table.items():
-                name = table.replace(".", "__")
-                asset = source.add_table_asset(name, table_name=table.split(".")[1])
+            for (table, new_since), table_checks in by_batch.items():
+                name = table.replace(".", "__") + ("__new_rows" if new_since else "")
+                if new_since:
+                    asset = source.add_query_asset(name, query=_new_rows(table, new_since))
+                else:
+                    asset = source.add_table_asset(name, table_name=table.split(".")[1])
                 batch = asset.add_batch_definition_whole_table(name)
                 # Two suites per table: GX's column/table expectations, and our SQL rules
                 # (unexpected-rows queries, whose failing rows GX returns only in COMPLETE format).
@@ -257,7 +272,7 @@ def run_checks(warehouse: Path, checks: Sequence[Check], data_docs: Path | None 
                     outcome = validation.run(result_format=result_format)
                     by_name = {r.expectation_config.description: r for r in outcome.results}
                     for check in suite_checks:
-                        results.append(_to_result(check, by_name[check.name], counts[table]))
+                        results.append(_to_result(check, by_name[check.name], counts[(table, new_since)]))
             if data_docs is not None:
                 context.build_data_docs()
         finally:

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
 from pipelines.defs.ingest.loader import RETRACTIONS_DDL
+from pipelines.defs.quality.assets import LANDED_FINGERPRINT
 from pipelines.defs.quality.store import dbt_test_rows, publish_quality, write_dbt_results
 from pipelines.defs.transform import spark
 from pipelines.paths import DBT_PROJECT_DIR
@@ -95,8 +97,10 @@ create table if not exists raw._builds (
     full_refresh boolean not null,
     reason varchar not null,
     vars varchar not null,
-    project_checksum varchar not null
-)
+    project_checksum varchar not null,
+    landed_checks varchar              -- fingerprint of the landed checks that passed before it
+);
+alter table raw._builds add column if not exists landed_checks varchar;
 """
 
 
@@ -138,11 +142,32 @@ def plan_build(conn: duckdb.DuckDBPyConnection, target: str, vars_json: str, che
     return False, "new versions merge into the version layer"
 
 
+def reuse_parse(target_path: Path, warehouse: Path, target: str) -> Path:
+    """dbt re-parses the whole project when the profile changed, and the
+    profile names the warehouse file: keep each warehouse's last parse (under
+    dbt_project/target/parses/) so the next build on it parses only what
+    changed. Returns where this warehouse's parse is kept."""
+    key = hashlib.sha256(f"{warehouse.resolve()}\0{target}".encode()).hexdigest()[:16]
+    cache = DBT_PROJECT_DIR / "target" / "parses" / f"{key}.msgpack"
+    if cache.exists():
+        target_path.mkdir(parents=True, exist_ok=True)
+        shutil.copy(cache, target_path / "partial_parse.msgpack")
+    return cache
+
+
+def keep_parse(target_path: Path, cache: Path) -> None:
+    parsed = target_path / "partial_parse.msgpack"
+    if parsed.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(parsed, cache.with_suffix(".tmp"))
+        cache.with_suffix(".tmp").replace(cache)
+
+
 def record_build(conn: duckdb.DuckDBPyConnection, run_id: str, target: str, started_at, full_refresh: bool,
                  reason: str, vars_json: str, checksum: str) -> None:
     conn.execute(BUILDS_DDL)
-    conn.execute("insert into raw._builds values (?, ?, ?, now()::timestamp, ?, ?, ?, ?)",
-                 [run_id, target, started_at, full_refresh, reason, vars_json, checksum])
+    conn.execute("insert into raw._builds values (?, ?, ?, now()::timestamp, ?, ?, ?, ?, ?)",
+                 [run_id, target, started_at, full_refresh, reason, vars_json, checksum, LANDED_FINGERPRINT])
 
 
 def dbt_vars(raw: Mapping[str, str]) -> dict[str, Any]:
@@ -190,9 +215,12 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
         args.append("--full-refresh")
     context.log.info(f"[dbt] {'full' if full_refresh else 'incremental'} build: {reason}")
     context.log.info(f"[dbt] {' '.join(args)}")
-    invocation = dbt.cli(args, context=context)
+    target_path = DBT_PROJECT_DIR / "target" / f"refloop_dbt-{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}"
+    parse_cache = reuse_parse(target_path, warehouse.file, config.target)
+    invocation = dbt.cli(args, context=context, target_path=target_path)
     try:
         yield from invocation.stream()
+        keep_parse(target_path, parse_cache)
         with warehouse.connect() as conn:
             record_build(conn, context.run.run_id, config.target, started_at, full_refresh, reason, vars_json, checksum)
         if config.target == "spark":
