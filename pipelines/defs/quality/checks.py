@@ -126,6 +126,11 @@ def _row_keys(entity: Entity) -> tuple[str, ...]:
     return (*keys, "_file_name", "_line_number")
 
 
+def _unique_on(entity: Entity) -> list[str]:
+    """What one landed row is: the key, and the version of a versioned entity."""
+    return [*entity.key, "updated_at"] if entity.versioned else list(entity.key)
+
+
 def _luhn_sql(column: str) -> str:
     """True when `column` is 10 digits whose Luhn check (prefix 80840) holds."""
     digits = f"('80840' || {column})"
@@ -167,7 +172,7 @@ def conformance_checks(entity: Entity) -> list[Check]:
                 expectation=("ExpectColumnValuesToBeInSet", {"column": column.name, "value_set": list(column.values)}),
             ))
     if entity.key:
-        unique_on = [*entity.key, "updated_at"] if entity.versioned else list(entity.key)
+        unique_on = _unique_on(entity)
         checks.append(Check(
             f"{entity.name}__key_unique", table, CONFORMANCE,
             f"One row per {' + '.join(unique_on)} (a record re-sent in two files is a warning; "
@@ -338,9 +343,7 @@ def on_new_rows(check: Check) -> Check:
     key and version landed earlier fails."""
     if not check.name.endswith("__key_unique"):
         return check
-    entity = ENTITIES[check.table_name]
-    unique_on = [*entity.key, "updated_at"] if entity.versioned else list(entity.key)
-    same = " and ".join(f"earlier.{c} is not distinct from new.{c}" for c in unique_on)
+    same = " and ".join(f"earlier.{c} is not distinct from new.{c}" for c in _unique_on(ENTITIES[check.table_name]))
     return replace(check, expectation=None, sql=(
         f"with new as (select * from {{batch}}) "
         f"select new.* from new where exists (select 1 from {check.table} as earlier where {same} "
