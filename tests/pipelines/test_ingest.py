@@ -7,6 +7,7 @@ import gzip
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from pipelines.defs.ingest.loader import LOADED, REJECTED, SKIPPED, UNCHANGED, load_directory
@@ -258,3 +259,62 @@ def test_decimals_and_integers_are_strict(landing):
         "allowed_amount: not a decimal number: '1,250.00'",
         "line_number: not an integer: 'x'; allowed_amount: not a decimal number: '1e3'",
     ]
+
+
+UNQUOTED_CASES = {
+    "crlf, blank lines, no final newline": (
+        "\ufeffReferral_ID,patient_id,created_at,requested_specialty_code,status,updated_at,Extra Col\r\n"
+        "R1,P1,2026-03-01,207RC0000X,active,2026-03-01,x\r\n\r\n"
+        "R2,P2,2026-03-01,207RC0000X,closed,2026-03-01T10:00Z,\r\n"
+        "R3,P3,not-a-date,207RC0000X,ACTIVE,2026-03-01,\r\n"
+        "\n   \n"
+        "R4,P4,2026-03-01,207RC0000X,active\r\n"
+        "R5,P5,2026-03-01,207RC0000X,active,2026-03-01,y,z\r\n"
+        "R6,,2026-03-01,207RC0000X,active,2026-03-01,"
+    ),
+    "many rows": HEADER + "\n" + "".join(
+        f"R{i},P{i % 7},2026-03-{1 + i % 28:02d},207RC0000X,{'active' if i % 5 else 'bogus'},2026-03-01{',x' * (i % 11 == 0)}\n"
+        for i in range(3000)
+    ),
+    "header only, no newline": HEADER,
+    "blank lines before the header": "\n\r\n" + HEADER + "\nR1,P1,2026-03-01,207RC0000X,active,2026-03-01\n",
+    "non-ascii text": HEADER + "\nR1,José,2026-03-01,207RC0000X,active,2026-03-01\n" + "R2,Zoë,2026-03-01,,active,2026-03-01\n",
+}
+
+
+@pytest.mark.parametrize("case", list(UNQUOTED_CASES))
+@pytest.mark.parametrize("block_bytes", [7, 1 << 20])
+def test_unquoted_files_read_as_the_csv_module_reads_them(tmp_path, monkeypatch, case, block_bytes):
+    """The fast path for files without quotes gives the same rows, rejects
+    (with lines and reasons) and counts as Python's csv module, including
+    when a block boundary falls inside a line or between CR and LF."""
+    from pipelines.contract import ENTITIES
+    from pipelines.defs.ingest import reader
+
+    path = write(tmp_path, "referrals_x.csv.gz", UNQUOTED_CASES[case])
+    monkeypatch.setattr(reader, "BLOCK_BYTES", block_bytes)
+    assert reader._unquoted_blocks(path) is not None
+    entity = ENTITIES["referrals"]
+
+    def read(chunks):
+        chunks = list(chunks)
+        rows = pl.concat([c.rows for c in chunks]).sort("_line_number")
+        rejects = pl.concat([c.rejects for c in chunks]).sort("_line_number")
+        return rows, rejects, sum(c.rows_read for c in chunks), chunks[0].header
+
+    fast = read(reader.read_extract(path, entity, chunk_rows=500))
+    slow = read(reader._read_csv_module(path, entity, chunk_rows=500))
+    assert fast[0].equals(slow[0]) and fast[1].equals(slow[1]), (fast, slow)
+    assert fast[2:] == slow[2:]
+    assert fast[2] == fast[0].height + fast[1].height
+
+
+@pytest.mark.parametrize("content", [
+    HEADER + '\nR1,"P1",2026-03-01,207RC0000X,active,2026-03-01\n',
+    HEADER + "\nR1,P\r1,2026-03-01,207RC0000X,active,2026-03-01\n",
+    HEADER + "\nR1,P\x001,2026-03-01,207RC0000X,active,2026-03-01\n",
+])
+def test_files_with_quotes_lone_carriage_returns_or_nul_bytes_go_through_the_csv_module(tmp_path, content):
+    from pipelines.defs.ingest import reader
+
+    assert reader._unquoted_blocks(write(tmp_path, "referrals_x.csv", content)) is None
