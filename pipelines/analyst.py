@@ -153,15 +153,17 @@ def dbt_executable() -> str:
 
 
 def generate_docs(warehouse: Path, target: Path | None = None) -> Path:
-    """`dbt docs generate` against a snapshot of the warehouse (the catalog is
-    read from the database, which must not be locked by a running pipeline)."""
+    """`dbt docs generate` against the warehouse, opened read-only (the catalog
+    is read from the database, which must not be locked by a running pipeline;
+    other readers may have it open)."""
     if not warehouse.exists():
         raise AccessError(f"no warehouse at {warehouse}: build it first with `refloop run`")
     target = target or DBT_PROJECT_DIR / "target" / "docs"
     done = subprocess.run(
         [dbt_executable(), "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR),
          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)],
-        capture_output=True, text=True, env=dbt_env(warehouse), check=False,
+        capture_output=True, text=True, env={**dbt_env(warehouse), "REFLOOP_WAREHOUSE_ACCESS": "read_only"},
+        check=False,
     )
     if done.returncode != 0:
         tail = done.stdout[-2000:]

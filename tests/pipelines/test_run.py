@@ -125,3 +125,33 @@ def test_generate_command(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "referrals" in done.stdout and any(Path(tmp_path / "x").glob("referrals_*.csv"))
+
+
+def test_dbt_build_folders_and_kept_parses_are_pruned_to_the_newest(tmp_path):
+    """Every build writes a folder under dbt_project/target and every warehouse
+    keeps a parse: the oldest go, but never one touched in the last hour (a
+    build running beside this one may be using it)."""
+    import os
+    import time
+
+    from pipelines.defs.transform.dbt import KEPT_BUILDS, KEPT_PARSES, prune_target
+
+    now = time.time()
+    recent = [tmp_path / f"refloop_dbt-recent{i:02d}-abcdefg" for i in range(KEPT_BUILDS + 2)]
+    old = [tmp_path / f"refloop_dbt-old{i:02d}-abcdefg" for i in range(5)]
+    parses = [tmp_path / "parses" / f"{i:016d}.msgpack" for i in range(KEPT_PARSES + 3)]
+    for path in recent + old:
+        (path / "compiled").mkdir(parents=True)
+        (path / "run_results.json").write_text("{}")
+    for path in parses:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"parse")
+    for i, path in enumerate(recent):
+        os.utime(path, (now - 60 * i, now - 60 * i))
+    for i, path in enumerate(old + parses):
+        os.utime(path, (now - (100 - i) * 86400, now - (100 - i) * 86400))
+    (tmp_path / "docs").mkdir()
+    assert prune_target(tmp_path) == len(old) + 3
+    assert sorted(tmp_path.glob("refloop_dbt-*")) == sorted(recent)
+    assert sorted((tmp_path / "parses").iterdir()) == parses[-KEPT_PARSES:]
+    assert (tmp_path / "docs").is_dir()

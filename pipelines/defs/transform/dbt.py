@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,9 +38,7 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     """Parse the dbt project when its manifest is missing or older than any
     project file, so definitions always describe the models on disk."""
     manifest = project.manifest_path
-    sources = [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"}
-               and "target" not in p.parts and "logs" not in p.parts]
-    newest = max((p.stat().st_mtime for p in sources), default=0.0)
+    newest = max((p.stat().st_mtime for p in project_files()), default=0.0)
     if manifest.exists() and manifest.stat().st_mtime >= newest:
         return manifest
     manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -57,6 +56,16 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
         if parsed.returncode != 0:
             raise RuntimeError(f"the dbt project in {DBT_PROJECT_DIR} does not parse:\n{parsed.stdout[-3000:]}")
     return manifest
+
+
+def project_files(project_dir: Path = DBT_PROJECT_DIR) -> list[Path]:
+    """The dbt project's own files (SQL, YAML, seeds), not what dbt writes."""
+    found = []
+    for folder, subfolders, files in os.walk(project_dir):
+        if folder == str(project_dir):
+            subfolders[:] = [d for d in subfolders if d not in ("target", "logs", "dbt_packages")]
+        found += [Path(folder, f) for f in files if f.endswith((".sql", ".yml", ".csv"))]
+    return sorted(found)
 
 
 class RefloopDbtTranslator(DagsterDbtTranslator):
@@ -163,6 +172,31 @@ def keep_parse(target_path: Path, cache: Path) -> None:
         cache.with_suffix(".tmp").replace(cache)
 
 
+KEPT_BUILDS = 10    # newest per-build folders kept under dbt_project/target (logs, run_results)
+KEPT_PARSES = 20    # newest warehouses' kept parses
+IN_USE_SECONDS = 3600
+
+
+def prune_target(root: Path = DBT_PROJECT_DIR / "target") -> int:
+    """Each build writes a folder of its own and each warehouse keeps a parse:
+    keep the newest, delete the rest (never what changed in the last hour,
+    which a build running beside this one may be using). Returns how many
+    were deleted."""
+    now = time.time()
+    deleted = 0
+    for found, keep in ((root.glob("refloop_dbt-*"), KEPT_BUILDS), ((root / "parses").glob("*.msgpack"), KEPT_PARSES)):
+        aged = sorted(((p.stat().st_mtime, p) for p in found), reverse=True)
+        for mtime, path in aged[keep:]:
+            if now - mtime < IN_USE_SECONDS:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
 def record_build(conn: duckdb.DuckDBPyConnection, run_id: str, target: str, started_at, full_refresh: bool,
                  reason: str, vars_json: str, checksum: str) -> None:
     conn.execute(BUILDS_DDL)
@@ -234,6 +268,7 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
         with warehouse.connect() as conn:
             write_dbt_results(conn, rows)
         publish_quality(warehouse.file)
+        prune_target()
 
 
 def mart_asset_keys(manifest_path: Path) -> list[AssetKey]:
