@@ -32,8 +32,8 @@ DAY = "2026-11-30"
 def late_corrections(history: Path, out: Path, day: str, month: str = "2025-06") -> dict[str, list[str]]:
     """Change files dated `day` that correct records from a year and more
     before: paid claim lines reversed, a referral entered in error, another
-    completed, booked appointments marked attended and no-show. They must
-    change old months' numbers. Returns the corrected ids per entity."""
+    completed, booked appointments marked attended and no-show, a specialist
+    out of the network since January. They must change old months' numbers. Returns the corrected ids per entity."""
     def month_file(entity: str) -> pl.DataFrame:
         [path] = history.glob(f"{entity}_{month}-*")
         return pl.read_csv(path, infer_schema=False)
@@ -47,12 +47,21 @@ def late_corrections(history: Path, out: Path, day: str, month: str = "2025-06")
     appointments = month_file("appointments").filter(pl.col("status") == "booked").sort("appointment_id").tail(2)
     appointments = appointments.with_columns(pl.Series("status", ["fulfilled", "noshow"]),
                                              pl.lit(f"{day} 11:10:00").alias("updated_at"))
+    # a specialist leaves the network from January: its directory row is closed and a new one opens
+    [directory] = history.glob("providers_*")
+    leaving = pl.read_csv(directory, infer_schema=False).filter(
+        (pl.col("in_network") == "true") & ~pl.col("organization_id").str.starts_with("ORG-PC")
+        & pl.col("effective_to").is_null()).sort("npi").head(1)
+    providers = pl.concat([leaving.with_columns(pl.lit("2025-12-31").alias("effective_to")),
+                           leaving.with_columns(pl.lit("false").alias("in_network"),
+                                                pl.lit("2026-01-01").alias("effective_from"))])
     out.mkdir(parents=True, exist_ok=True)
+    providers.write_csv(out / f"providers_{day}_corrections.csv")   # sorts after providers_{day}.csv: it wins
     claims.write_csv(out / f"claims_{day}-corrections.csv")
     referrals.write_csv(out / f"referrals_{day}-corrections.csv")
     appointments.write_csv(out / f"appointments_{day}-corrections.csv")
     return {"claims": claims["claim_id"].to_list(), "referrals": referrals["referral_id"].to_list(),
-            "appointments": appointments["appointment_id"].to_list()}
+            "appointments": appointments["appointment_id"].to_list(), "providers": leaving["npi"].to_list()}
 
 
 def start_run(landing: Path, warehouse: Path) -> subprocess.Popen:
@@ -121,7 +130,8 @@ def test_incremental_marts_equal_a_full_rebuild_row_for_row(daily):
         conn.execute("attach ? as f (read_only)", [str(root / "full.duckdb")])
         conn.execute("attach ? as d (read_only)", [str(root / "daily.duckdb")])
         for table in ("int_referrals_deduplicated", "int_claims_deduplicated", "int_appointments_deduplicated",
-                      "int_referral_events_deduplicated", "int_engagements_deduplicated"):
+                      "int_referral_events_deduplicated", "int_engagements_deduplicated",
+                      "int_providers_deduplicated", "int_care_evidence_networked"):
             only = [conn.execute(f"select count(*) from (select * exclude (loaded_at) from {x}.intermediate.{table} "
                                  f"except all select * exclude (loaded_at) from {y}.intermediate.{table})").fetchone()[0]
                     for x, y in (("f", "d"), ("d", "f"))]
@@ -144,6 +154,12 @@ def test_late_corrections_to_year_old_records_change_the_marts(daily):
         statuses = conn.execute("select appointment_id, status from marts.fct_appointments where appointment_id in (?, ?) "
                                 "order by 1", corrected["appointments"]).fetchall()
         assert [s for _, s in statuses] == ["fulfilled", "noshow"]
+        # the specialist's care since January is out of network, before it in network
+        [npi] = corrected["providers"]
+        network = dict(conn.execute(
+            "select evidence_date >= date '2026-01-01', list(distinct is_in_network) "
+            "from intermediate.int_care_evidence_networked where provider_npi = ? group by 1", [npi]).fetchall())
+        assert network == {False: [True], True: [False]}
         # merged, not appended: one row per claim line still
         lines = conn.execute("select count(*), count(distinct (claim_id, line_number)) "
                              "from intermediate.int_claims_deduplicated").fetchone()

@@ -27,6 +27,7 @@ from pipelines.defs.quality.checks import (
     mart_checks,
 )
 from pipelines.defs.quality.store import quality_path
+from pipelines.defs.transform.dbt import plan_build
 from pipelines.generate.dirty import DEFECTS
 from pipelines.generate.generator import GenerateOptions, generate_to
 from tests.conftest import Built, build
@@ -215,6 +216,36 @@ def test_stale_feeds_are_flagged_and_a_daily_run_judges_the_rows_it_lands(small_
     visits = {r["check_name"]: r for r in latest_run(warehouse) if r["table_name"] == "raw.appointments"}
     assert visits["appointments__appointment_id__not_null"]["rows_checked"] == total
     assert visits["appointments__key_unique"]["failing_rows"] == 2      # both copies of the re-sent one
+
+
+def test_the_staging_key_tests_judge_the_rows_landed_since_the_last_build(small_clean_built, tmp_path):
+    """Ingest rejects a version repeated within a file, so the dbt key tests
+    of the staging views guard against a landing bug; here two duplicate
+    pairs are written straight into raw.referrals. Every row of a file lands
+    at once, so on an incremental build the tests judge only the rows landed
+    since the last build (dbt_project/macros/landed_since.sql) and find the
+    new pair; a full build judges every row and finds both."""
+    landing = tmp_path / "landing"
+    shutil.copytree(small_clean_built.extracts, landing)
+    warehouse = tmp_path / "twice.duckdb"
+    copy_built(small_clean_built, landing, warehouse)
+    with duckdb.connect(str(warehouse)) as conn:
+        vars_json, checksum, last_build = conn.execute(
+            "select vars, project_checksum, started_at from raw._builds order by started_at desc limit 1").fetchone()
+        for file_name, loaded_at in (("referrals_2026-12-01.csv", "now()::timestamp"),
+                                     ("referrals_2020-01-01.csv", "timestamp '2020-01-01 06:00:00'")):
+            for line in (2, 3):
+                conn.execute(f"insert into raw.referrals select * replace ('{file_name}' as _file_name, {line} as "
+                             f"_line_number, {loaded_at} as _loaded_at) from raw.referrals order by referral_id limit 1")
+        assert conn.execute("select count(*) from raw.referrals where _loaded_at > ?", [last_build]).fetchone()[0] == 2
+        assert plan_build(conn, "duckdb", vars_json, checksum) == (False, "new versions merge into the version layer")
+    key_test = "unique_combination_stg_extracts__referrals_referral_id__updated_at__source_file_name"
+    for full_refresh, pairs in ((False, 1), (True, 2)):
+        again = run_pipeline(landing, warehouse, quiet=True, full_refresh=full_refresh)
+        assert not again.success and not again.published
+        failed = [(r["check_name"], r["failing_rows"]) for r in latest_run(warehouse)
+                  if r["stage"] == "dbt" and r["failing_rows"]]       # (the tests downstream were skipped)
+        assert failed == [(key_test, pairs)]
 
 
 def test_quality_html_writes_data_docs(built_warehouse, tmp_path):

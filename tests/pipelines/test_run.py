@@ -127,6 +127,24 @@ def test_generate_command(tmp_path):
     assert "referrals" in done.stdout and any(Path(tmp_path / "x").glob("referrals_*.csv"))
 
 
+def test_the_dbt_resource_knows_the_dbt_version_without_running_dbt():
+    """dagster-dbt would run `dbt --version` (2 s) before every build; the
+    resource reads the installed dbt-core's version, which must be what the
+    executable the builds run says."""
+    import re
+
+    from pipelines.definitions import defs
+    from pipelines.defs.transform.dbt import DBT_EXECUTABLE, RefloopDbtCliResource
+
+    resource = defs.resources["dbt"]
+    assert isinstance(resource, RefloopDbtCliResource)
+    assert Path(resource.dbt_executable) == DBT_EXECUTABLE
+    said = subprocess.run([str(DBT_EXECUTABLE), "--version"], capture_output=True, text=True, check=True).stdout
+    core = re.search(r"installed: +(\d+\.\d+\.\d+)", said) or re.search(r"(\d+\.\d+\.\d+)", said)
+    assert str(resource._cli_version) == core.group(1)
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
 def test_dbt_build_folders_and_kept_parses_are_pruned_to_the_newest(tmp_path):
     """Every build writes a folder under dbt_project/target and every warehouse
     keeps a parse: the oldest go, but never one touched in the last hour (a

@@ -22,13 +22,11 @@ booked as (
         appointments.booked_at,
         appointments.start_at,
         cast(appointments.start_at as date) as start_date,
-        (
-            appointments.status in ('fulfilled', 'arrived', 'checked-in')
-            and cast(appointments.start_at as date) <= parameters.as_of_date
-        ) as is_attended
+        {{ is_attended_appointment('appointments.status', 'cast(appointments.start_at as date)', 'parameters.as_of_date') }}
+            as is_attended
     from appointments
     cross join parameters
-    where appointments.status in ('booked', 'arrived', 'checked-in', 'fulfilled', 'noshow', 'cancelled')
+    where {{ is_booked_appointment('appointments.status') }}
 ),
 
 final as (

@@ -9,8 +9,38 @@
     3. otherwise no referral. -#}
 with
 
-evidence as (
+networked as (
     select * from {{ ref('int_care_evidence_networked') }}
+),
+
+parameters as (
+    select * from {{ ref('int_parameters') }}
+),
+
+{#- The rules that depend on T: a paid claim line counts when its service
+    date is on or before T; attended. -#}
+evidence as (
+    select
+        networked.evidence_type,
+        networked.evidence_id,
+        networked.patient_id,
+        networked.provider_npi,
+        networked.referral_id,
+        networked.evidence_date,
+        networked.appointment_status,
+        networked.booked_at,
+        case
+            when networked.evidence_type = 'appointment'
+                then {{ is_attended_appointment('networked.appointment_status', 'networked.evidence_date', 'parameters.as_of_date') }}
+        end as is_attended,
+        networked.allowed_amount,
+        networked.specialty_group,
+        networked.is_in_network,
+        networked.organization_id
+    from networked
+    cross join parameters
+    where networked.is_evidence
+        and (networked.evidence_type = 'appointment' or networked.evidence_date <= parameters.as_of_date)
 ),
 
 referrals as (

@@ -1,6 +1,7 @@
-{#- Care evidence (booked appointments and paid claim lines), one row each,
-    with the provider's directory row on the evidence date (docs/metrics.md,
-    Building blocks):
+{#- Every appointment and claim line (latest version), one row each, with
+    the provider's directory row on its date (docs/metrics.md, Building
+    blocks); `is_evidence` says whether it is care evidence: a booked
+    appointment or a paid claim line (macros/evidence_rules.sql).
     - the directory row of an NPI on day d has effective_from <= d <=
       coalesce(effective_to, far future); of several, in_network = true wins,
       then the latest effective_from;
@@ -9,15 +10,25 @@
       the directory gives no group;
     - in network on day d: that row says in_network; no row that day = out of
       network. Without any providers data, appointments are in network and
-      claim lines have unknown (null) network status. -#}
+      claim lines have unknown (null) network status.
+
+    T does not enter here: the rules that depend on it (a claim line counts
+    when its service date is on or before T; attended) are applied where
+    evidence is attributed. So this, the largest intermediate table, is kept
+    incrementally (docs/deploy.md, Daily loads): a daily build recomputes the
+    rows whose appointment or claim line has a new version, and every row of
+    an NPI whose directory rows changed, and merges them on
+    (evidence_type, evidence_id). Rows that stop being evidence stay, with
+    `is_evidence` false, so a merge never has to delete. -#}
+{{ version_layer_config(['evidence_type', 'evidence_id']) }}
 with
 
 appointments as (
-    select * from {{ ref('int_appointments_booked') }}
+    select * from {{ ref('int_appointments_deduplicated') }}
 ),
 
-claim_lines as (
-    select * from {{ ref('int_claim_lines_paid') }}
+claims as (
+    select * from {{ ref('int_claims_deduplicated') }}
 ),
 
 providers as (
@@ -28,19 +39,20 @@ parameters as (
     select * from {{ ref('int_parameters') }}
 ),
 
-evidence as (
+all_evidence as (
     select
         'appointment' as evidence_type,
         appointment_id as evidence_id,
         patient_id,
         provider_npi,
         referral_id,
-        visit_specialty_group as own_specialty_group,
-        start_date as evidence_date,
+        specialty_group as own_specialty_group,
+        cast(start_at as date) as evidence_date,
         status as appointment_status,
         booked_at,
-        is_attended,
-        cast(null as decimal(18, 4)) as allowed_amount
+        cast(null as decimal(18, 4)) as allowed_amount,
+        {{ is_booked_appointment('status') }} as is_evidence,
+        loaded_at
     from appointments
 
     union all
@@ -51,14 +63,71 @@ evidence as (
         patient_id,
         rendering_npi as provider_npi,
         referral_id,
-        line_specialty_group as own_specialty_group,
+        specialty_group as own_specialty_group,
         service_date as evidence_date,
         cast(null as {{ dbt.type_string() }}) as appointment_status,
         cast(null as timestamp) as booked_at,
-        cast(null as boolean) as is_attended,
-        allowed_amount
-    from claim_lines
+        allowed_amount,
+        {{ is_paid_claim_line('claim_status', 'allowed_amount') }} as is_evidence,
+        loaded_at
+    from claims
 ),
+
+{% if is_incremental() -%}
+{#- What the last build merged: every row landed before it started
+    (macros/landed_since.sql); without a build recorded (Spark), up to the
+    newest version in this table. -#}
+{%- set since = landed_since() or '(select max(loaded_at) from ' ~ this ~ ')' %}
+merged as (
+    select coalesce({{ since }}, cast('1900-01-01' as timestamp)) as loaded_at
+),
+
+changed_npis as (
+    select distinct providers.npi
+    from providers
+    cross join merged
+    where providers.loaded_at > merged.loaded_at
+),
+
+{#- With providers data but no directory rows when the last build ran, every
+    row's network status may change (appointments were in network by default). -#}
+directory_was_empty as (
+    select count(*) = 0 as is_empty
+    from providers
+    cross join merged
+    where providers.loaded_at <= merged.loaded_at
+),
+
+changed as (
+    select all_evidence.*
+    from all_evidence
+    cross join merged
+    cross join directory_was_empty
+    cross join parameters
+    where all_evidence.loaded_at > merged.loaded_at
+        or (directory_was_empty.is_empty and parameters.has_providers)
+        or all_evidence.provider_npi in (select npi from changed_npis)
+),
+
+{%- if target.type == 'spark' %}
+{#- Spark rewrites whole key buckets: every row of the buckets changed rows fall in. -#}
+evidence as (
+    select *
+    from all_evidence
+    where {{ version_bucket(['evidence_type', 'evidence_id']) }} in (
+        select {{ version_bucket(['evidence_type', 'evidence_id']) }} from changed
+    )
+),
+{%- else %}
+evidence as (
+    select * from changed
+),
+{%- endif %}
+{%- else -%}
+evidence as (
+    select * from all_evidence
+),
+{%- endif %}
 
 directory_matches as (
     select
@@ -92,7 +161,6 @@ final as (
         evidence.evidence_date,
         evidence.appointment_status,
         evidence.booked_at,
-        evidence.is_attended,
         evidence.allowed_amount,
         coalesce(
             evidence.own_specialty_group,
@@ -103,7 +171,10 @@ final as (
             when parameters.has_providers then coalesce(directory_on_date.is_in_network, false)
             when evidence.evidence_type = 'appointment' then true
         end as is_in_network,
-        directory_on_date.organization_id
+        directory_on_date.organization_id,
+        evidence.is_evidence,
+        evidence.loaded_at,
+        {{ version_bucket(['evidence.evidence_type', 'evidence.evidence_id']) }} as _version_bucket
     from evidence
     cross join parameters
     left join directory_on_date

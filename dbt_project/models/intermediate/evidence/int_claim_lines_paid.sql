@@ -1,5 +1,8 @@
 {#- Paid claim lines (docs/metrics.md): latest version with claim_status paid,
-    allowed_amount > 0 and service_date on or before T. -#}
+    allowed_amount > 0 and service_date on or before T. For analysts: the
+    evidence models apply the same rules (macros/evidence_rules.sql) to every
+    claim line, so this is a view. -#}
+{{ config(materialized='view') }}
 with
 
 claims as (
@@ -22,8 +25,7 @@ paid as (
         claims.allowed_amount
     from claims
     cross join parameters
-    where claims.claim_status = 'paid'
-        and claims.allowed_amount > 0
+    where {{ is_paid_claim_line('claims.claim_status', 'claims.allowed_amount') }}
         and claims.service_date <= parameters.as_of_date
 ),
 

@@ -12,7 +12,9 @@ referrals as (
     select * from {{ ref('fct_referrals') }}
 ),
 
-final as (
+{#- One row per referral within each group first: counting distinct referrals
+    is then a count of rows (much cheaper than count(distinct)). -#}
+per_referral as (
     select
         engagements.created_month,
         engagements.specialty_group,
@@ -20,16 +22,14 @@ final as (
         referrals.payer_id,
         engagements.channel,
         coalesce(engagements.purpose, '(not given)') as purpose,
-        cast(count(*) as integer) as touches,
-        cast(count(case when engagements.is_response then 1 end) as integer) as responses,
-        cast(count(case when engagements.outcome = 'scheduled' then 1 end) as integer) as scheduled_on_touch,
-        cast(count(case when engagements.is_booked_within_7_days then 1 end) as integer) as followed_by_booking_within_7_days,
-        cast(count(distinct engagements.referral_id) as integer) as referrals_touched,
-        cast(count(distinct case when referrals.is_scheduled then engagements.referral_id end) as integer)
-            as referrals_scheduled,
-        cast(count(distinct case when referrals.is_completed_in_network then engagements.referral_id end) as integer)
-            as referrals_completed_in_network,
-        cast(sum(engagements.engagement_cost) as decimal(18, 2)) as cost
+        engagements.referral_id,
+        count(*) as touches,
+        count(case when engagements.is_response then 1 end) as responses,
+        count(case when engagements.outcome = 'scheduled' then 1 end) as scheduled_on_touch,
+        count(case when engagements.is_booked_within_7_days then 1 end) as followed_by_booking_within_7_days,
+        max(case when referrals.is_scheduled then 1 else 0 end) as is_scheduled,
+        max(case when referrals.is_completed_in_network then 1 else 0 end) as is_completed_in_network,
+        sum(engagements.engagement_cost) as cost
     from engagements
     inner join referrals
         on engagements.referral_id = referrals.referral_id
@@ -39,7 +39,34 @@ final as (
         referrals.referring_location_id,
         referrals.payer_id,
         engagements.channel,
-        coalesce(engagements.purpose, '(not given)')
+        coalesce(engagements.purpose, '(not given)'),
+        engagements.referral_id
+),
+
+final as (
+    select
+        created_month,
+        specialty_group,
+        referring_location_id,
+        payer_id,
+        channel,
+        purpose,
+        cast(sum(touches) as integer) as touches,
+        cast(sum(responses) as integer) as responses,
+        cast(sum(scheduled_on_touch) as integer) as scheduled_on_touch,
+        cast(sum(followed_by_booking_within_7_days) as integer) as followed_by_booking_within_7_days,
+        cast(count(*) as integer) as referrals_touched,
+        cast(sum(is_scheduled) as integer) as referrals_scheduled,
+        cast(sum(is_completed_in_network) as integer) as referrals_completed_in_network,
+        cast(sum(cost) as decimal(18, 2)) as cost
+    from per_referral
+    group by
+        created_month,
+        specialty_group,
+        referring_location_id,
+        payer_id,
+        channel,
+        purpose
 )
 
 select * from final

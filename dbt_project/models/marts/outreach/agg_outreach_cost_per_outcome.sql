@@ -37,16 +37,40 @@ touched as (
         on engagements.referral_id = referrals.referral_id
 ),
 
+{#- One row per referral (within a channel and purpose; over the program)
+    first: distinct referrals are then counted as rows. -#}
+per_channel_referral as (
+    select
+        channel,
+        purpose,
+        referral_id,
+        sum(engagement_cost) as variable_cost,
+        max(case when is_scheduled then 1 else 0 end) as is_scheduled,
+        max(case when is_completed_in_network then 1 else 0 end) as is_completed_in_network
+    from touched
+    group by channel, purpose, referral_id
+),
+
+per_referral as (
+    select
+        referral_id,
+        sum(variable_cost) as variable_cost,
+        max(is_scheduled) as is_scheduled,
+        max(is_completed_in_network) as is_completed_in_network
+    from per_channel_referral
+    group by referral_id
+),
+
 by_channel as (
     select
         channel,
         purpose,
-        sum(engagement_cost) as variable_cost,
+        sum(variable_cost) as variable_cost,
         cast(0 as decimal(18, 2)) as fixed_cost,
-        count(distinct referral_id) as referrals_touched,
-        count(distinct case when is_scheduled then referral_id end) as referrals_scheduled,
-        count(distinct case when is_completed_in_network then referral_id end) as referrals_completed_in_network
-    from touched
+        count(*) as referrals_touched,
+        sum(is_scheduled) as referrals_scheduled,
+        sum(is_completed_in_network) as referrals_completed_in_network
+    from per_channel_referral
     group by channel, purpose
 ),
 
@@ -54,14 +78,13 @@ program as (
     select
         '(all)' as channel,
         '(all)' as purpose,
-        sum(touched.engagement_cost) as variable_cost,
+        sum(per_referral.variable_cost) as variable_cost,
         cast(max(parameters.program_fixed_cost_per_year) * max(years_covered.years) as decimal(18, 2))
             as fixed_cost,
-        count(distinct touched.referral_id) as referrals_touched,
-        count(distinct case when touched.is_scheduled then touched.referral_id end) as referrals_scheduled,
-        count(distinct case when touched.is_completed_in_network then touched.referral_id end)
-            as referrals_completed_in_network
-    from touched
+        count(per_referral.referral_id) as referrals_touched,
+        coalesce(sum(per_referral.is_scheduled), 0) as referrals_scheduled,
+        coalesce(sum(per_referral.is_completed_in_network), 0) as referrals_completed_in_network
+    from per_referral
     cross join parameters
     cross join years_covered
 ),
