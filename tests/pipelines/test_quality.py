@@ -4,6 +4,7 @@ and leave their results in the warehouse and its quality copy."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -27,9 +28,10 @@ from pipelines.defs.quality.checks import (
     mart_checks,
 )
 from pipelines.defs.quality.store import quality_path
-from pipelines.defs.transform.dbt import plan_build
+from pipelines.defs.transform.dbt import DBT_EXECUTABLE
 from pipelines.generate.dirty import DEFECTS
 from pipelines.generate.generator import GenerateOptions, generate_to
+from pipelines.paths import DBT_PROJECT_DIR
 from tests.conftest import Built, build
 
 REFLOOP = [sys.executable, "-m", "pipelines.cli"]
@@ -224,28 +226,29 @@ def test_the_staging_key_tests_judge_the_rows_landed_since_the_last_build(small_
     pairs are written straight into raw.referrals. Every row of a file lands
     at once, so on an incremental build the tests judge only the rows landed
     since the last build (dbt_project/macros/landed_since.sql) and find the
-    new pair; a full build judges every row and finds both."""
-    landing = tmp_path / "landing"
-    shutil.copytree(small_clean_built.extracts, landing)
+    new pair; a full build judges every row and finds both. (dbt runs just
+    that test, as `dbt build` runs it in a pipeline run.)"""
     warehouse = tmp_path / "twice.duckdb"
-    copy_built(small_clean_built, landing, warehouse)
+    copy_built(small_clean_built, small_clean_built.extracts, warehouse)
     with duckdb.connect(str(warehouse)) as conn:
-        vars_json, checksum, last_build = conn.execute(
-            "select vars, project_checksum, started_at from raw._builds order by started_at desc limit 1").fetchone()
+        last_build = conn.execute("select max(started_at) from raw._builds").fetchone()[0]
         for file_name, loaded_at in (("referrals_2026-12-01.csv", "now()::timestamp"),
                                      ("referrals_2020-01-01.csv", "timestamp '2020-01-01 06:00:00'")):
             for line in (2, 3):
                 conn.execute(f"insert into raw.referrals select * replace ('{file_name}' as _file_name, {line} as "
                              f"_line_number, {loaded_at} as _loaded_at) from raw.referrals order by referral_id limit 1")
         assert conn.execute("select count(*) from raw.referrals where _loaded_at > ?", [last_build]).fetchone()[0] == 2
-        assert plan_build(conn, "duckdb", vars_json, checksum) == (False, "new versions merge into the version layer")
     key_test = "unique_combination_stg_extracts__referrals_referral_id__updated_at__source_file_name"
-    for full_refresh, pairs in ((False, 1), (True, 2)):
-        again = run_pipeline(landing, warehouse, quiet=True, full_refresh=full_refresh)
-        assert not again.success and not again.published
-        failed = [(r["check_name"], r["failing_rows"]) for r in latest_run(warehouse)
-                  if r["stage"] == "dbt" and r["failing_rows"]]       # (the tests downstream were skipped)
-        assert failed == [(key_test, pairs)]
+    target = tmp_path / "target"
+    for full_refresh, pairs in (([], 1), (["--full-refresh"], 2)):
+        done = subprocess.run(
+            [str(DBT_EXECUTABLE), "build", *full_refresh, "--select", key_test, "--project-dir", str(DBT_PROJECT_DIR),
+             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(tmp_path / "logs")],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "REFLOOP_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+        [result] = [r for r in json.loads((target / "run_results.json").read_text())["results"]
+                    if r["unique_id"].startswith("test.")]
+        assert done.returncode == 1 and (result["status"], result["failures"]) == ("fail", pairs), done.stdout[-2000:]
 
 
 def test_quality_html_writes_data_docs(built_warehouse, tmp_path):
