@@ -4,7 +4,6 @@ hold for any data, the calibrated ranges, and parameters that change results."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 
 import pytest
 
@@ -119,25 +118,32 @@ def test_default_data_set_lands_in_the_calibrated_ranges(built_warehouse):
     assert max(by_group) - min(by_group) > 0.1  # leakage varies by specialty
 
 
-def test_patient_key_is_a_keyed_surrogate(built_warehouse, tmp_path):
+@pytest.fixture(scope="module")
+def narrow_elsewhere(built_warehouse, tmp_path_factory):
+    """The same files built into a warehouse of its own (its own patient_key
+    secret) with W = 30: one build for the two tests below."""
+    built = build(built_warehouse.extracts, tmp_path_factory.mktemp("narrow") / "w30.duckdb",
+                  {"attribution_window_days": "30"})
+    assert built.summary.success, built.summary.failures
+    return built
+
+
+def test_patient_key_is_a_keyed_surrogate(built_warehouse, narrow_elsewhere):
     sources = {r[0] for r in built_warehouse.query("select distinct patient_id from raw.referrals")}
     keys = {r[0] for r in built_warehouse.query("select distinct patient_key from marts.fct_referrals")}
     assert len(keys) == built_warehouse.scalar("select count(distinct patient_id) from intermediate.int_referrals_eligible")
     unsalted = {hashlib.sha256(p.encode()).hexdigest()[:32] for p in sources}
     assert not keys & sources and not keys & unsalted
     # another warehouse built from the same files has its own secret, so other keys
-    other = build(built_warehouse.extracts, tmp_path / "other.duckdb")
+    other = narrow_elsewhere
     other_keys = {r[0] for r in other.query("select distinct patient_key from marts.fct_referrals")}
-    assert not keys & other_keys
+    assert other_keys and not keys & other_keys
     # the secret lives only in the warehouse, never in the published copy
     assert other.scalar("select count(*) from duckdb_tables() where table_name = '_warehouse_key'", serving=True) == 0
 
 
-def test_attribution_window_var_changes_outcomes(built_warehouse, tmp_path):
-    warehouse = tmp_path / "w30.duckdb"
-    shutil.copy(built_warehouse.warehouse, warehouse)
-    narrow = build(built_warehouse.extracts, warehouse, {"attribution_window_days": "30"})
-    assert narrow.summary.success
+def test_attribution_window_var_changes_outcomes(built_warehouse, narrow_elsewhere):
+    narrow = narrow_elsewhere
     assert narrow.scalar("select attribution_window_days from intermediate.int_parameters") == 30
     matched = "select count(*) from marts.fct_appointments where attribution_method = 'matched'"
     assert narrow.scalar(matched) < built_warehouse.scalar(matched)

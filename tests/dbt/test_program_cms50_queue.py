@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from tests.conftest import build
 
 
@@ -62,22 +64,27 @@ def test_program_return_pools_all_years(built_warehouse):
     assert pooled[1] == navigated
 
 
-def test_queue_changes_between_builds(built_warehouse, tmp_path):
-    warehouse = tmp_path / "twice.duckdb"
+@pytest.fixture(scope="module")
+def costly(built_warehouse, tmp_path_factory):
+    """A second build of the same warehouse, with another program fixed cost:
+    one build for the two tests below."""
+    warehouse = tmp_path_factory.mktemp("costly") / "cost.duckdb"
     shutil.copy(built_warehouse.warehouse, warehouse)
-    again = build(built_warehouse.extracts, warehouse)
-    assert again.summary.success
-    changes = dict(again.query("select change, sum(referrals) from marts.agg_referral_queue_changes group by 1"))
+    built = build(built_warehouse.extracts, warehouse, {"program_fixed_cost_per_year": "250000"})
+    assert built.summary.success, built.summary.failures
+    return built
+
+
+def test_queue_changes_between_builds(costly):
+    """The queue history keeps every build's snapshot (a full rebuild, as a
+    changed var makes, included); the program cost does not move the queue."""
+    changes = dict(costly.query("select change, sum(referrals) from marts.agg_referral_queue_changes group by 1"))
     assert set(changes) == {"unchanged"}
-    assert again.scalar("select count(distinct built_at) from marts.referral_queue_history") == 2
-    assert again.scalar("select count(*) from marts.agg_referral_queue_changes where previous_built_at is null") == 0
+    assert costly.scalar("select count(distinct built_at) from marts.referral_queue_history") == 2
+    assert costly.scalar("select count(*) from marts.agg_referral_queue_changes where previous_built_at is null") == 0
 
 
-def test_fixed_cost_var_changes_roi(built_warehouse, tmp_path):
-    warehouse = tmp_path / "cost.duckdb"
-    shutil.copy(built_warehouse.warehouse, warehouse)
-    costly = build(built_warehouse.extracts, warehouse, {"program_fixed_cost_per_year": "250000"})
-    assert costly.summary.success
+def test_fixed_cost_var_changes_roi(built_warehouse, costly):
     base = built_warehouse.query("select program_cost, roi from marts.agg_program_return where created_year is null")[0]
     high = costly.query("select program_cost, roi, years_covered from marts.agg_program_return where created_year is null")[0]
     assert float(high[0]) == float(base[0]) + 250000 * high[2]
