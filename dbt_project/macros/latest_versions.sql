@@ -17,6 +17,9 @@
 
     Use as the whole body of a CTE; it configures the model as well. -#}
 
+{#- The incremental configuration keyed on `key_columns`, as above; also used
+    by int_care_evidence_networked, which merges the same way. The model
+    outputs a `_version_bucket` column (`version_bucket(key_columns)`). -#}
 {% macro version_layer_config(key_columns) -%}
     {%- if target.type == 'spark' -%}
         {{ config(materialized='incremental', incremental_strategy='insert_overwrite',
