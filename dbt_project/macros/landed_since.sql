@@ -5,6 +5,16 @@
     docs/data-quality.md). None on a full build, on Spark, or with no build
     recorded: then everything is judged. -#}
 {% macro landed_since() %}
+    {{ return(last_build_time('started_at')) }}
+{% endmacro %}
+
+{#- The same, for the end of the last build: rows an incremental model wrote
+    after it (its `_built_at`) were written by this build. -#}
+{% macro built_since() %}
+    {{ return(last_build_time('finished_at')) }}
+{% endmacro %}
+
+{% macro last_build_time(column) %}
     {%- if not execute or flags.FULL_REFRESH or target.type != 'duckdb' -%}
         {{ return(none) }}
     {%- endif -%}
@@ -12,6 +22,8 @@
     {%- if builds is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return("(select coalesce(max(started_at), cast('1900-01-01' as timestamp)) from "
-              ~ builds ~ " where target = '" ~ target.name ~ "')") }}
+    {#- a literal, so scans filtered on it skip older row groups (zone maps) -#}
+    {%- set value = run_query("select max(" ~ column ~ ") from " ~ builds
+                              ~ " where target = '" ~ target.name ~ "'").columns[0].values()[0] -%}
+    {{ return("cast('" ~ (value or '1900-01-01') ~ "' as timestamp)") }}
 {% endmacro %}

@@ -8,6 +8,8 @@ engines: Spark's builds are slow, so the set is built once."""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import os
 import shutil
 import subprocess
@@ -64,6 +66,29 @@ def late_corrections(history: Path, out: Path, day: str, month: str = "2025-06")
             "appointments": appointments["appointment_id"].to_list(), "providers": leaving["npi"].to_list()}
 
 
+def ahead_of_the_history(history: Path, last_day: str = "2026-11-29") -> dict[str, str]:
+    """Edit the history's last files so that records landed with it change
+    standing only when T reaches the next day, with no new version: an
+    appointment marked fulfilled ahead of its visit on DAY (attended once T
+    gets there) and a referral created on DAY (eligible from then on) that a
+    later appointment names. Returns their ids."""
+    path = history / f"appointments_{last_day}.csv.gz"
+    with gzip.open(path, "rt", newline="") as f:
+        rows = list(csv.DictReader(f))
+    referrals = {r["referral_id"]: r for r in csv.DictReader((history / f"referrals_{last_day}.csv").open(newline=""))}
+    ahead = next(r for r in rows if r["status"] == "booked" and r["referral_id"] and r["start_at"] > "2026-12-01")
+    ahead.update(start_at=f"{DAY} 09:00:00", status="fulfilled")
+    named = next(r["referral_id"] for r in rows
+                 if r["referral_id"] in referrals and r is not ahead and r["start_at"] > "2026-12-01")
+    referrals[named]["created_at"] = f"{DAY}T08:00:00"
+    for out, table in ((path, rows), (history / f"referrals_{last_day}.csv", list(referrals.values()))):
+        with (gzip.open(out, "wt", newline="") if out.suffix == ".gz" else out.open("w", newline="")) as f:
+            writer = csv.DictWriter(f, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(table)
+    return {"appointment": ahead["appointment_id"], "referral": named}
+
+
 def start_run(landing: Path, warehouse: Path) -> subprocess.Popen:
     """`refloop run` in a process of its own, so DuckDB builds while Spark (which mostly waits) builds."""
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
@@ -83,6 +108,7 @@ def daily(tmp_path_factory):
     landing = root / "landing"
     generate_to(GenerateOptions(referrals=2_000, seed=23), landing, next_day=root / "day")
     corrected = late_corrections(landing, root / "day", DAY)
+    corrected["ahead"] = ahead_of_the_history(landing)
     # Both engines' warehouses share one patient_key secret (made with the raw schema)
     with duckdb.connect(str(root / "daily.duckdb")) as conn:
         ensure_raw_schema(conn)
@@ -129,13 +155,60 @@ def test_incremental_marts_equal_a_full_rebuild_row_for_row(daily):
     with duckdb.connect() as conn:
         conn.execute("attach ? as f (read_only)", [str(root / "full.duckdb")])
         conn.execute("attach ? as d (read_only)", [str(root / "daily.duckdb")])
-        for table in ("int_referrals_deduplicated", "int_claims_deduplicated", "int_appointments_deduplicated",
-                      "int_referral_events_deduplicated", "int_engagements_deduplicated",
-                      "int_providers_deduplicated", "int_care_evidence_networked"):
-            only = [conn.execute(f"select count(*) from (select * exclude (loaded_at) from {x}.intermediate.{table} "
-                                 f"except all select * exclude (loaded_at) from {y}.intermediate.{table})").fetchone()[0]
+        # when a row landed or was computed differs, by design; nothing else may
+        for table, when in (("int_referrals_deduplicated", "loaded_at"), ("int_claims_deduplicated", "loaded_at"),
+                            ("int_appointments_deduplicated", "loaded_at"),
+                            ("int_referral_events_deduplicated", "loaded_at"),
+                            ("int_engagements_deduplicated", "loaded_at"), ("int_providers_deduplicated", "loaded_at"),
+                            ("int_care_evidence_networked", "loaded_at, _built_at"),
+                            ("int_care_evidence_attributed", None)):
+            columns = f"* exclude ({when})" if when else "*"
+            only = [conn.execute(f"select count(*) from (select {columns} from {x}.intermediate.{table} "
+                                 f"except all select {columns} from {y}.intermediate.{table})").fetchone()[0]
                     for x, y in (("f", "d"), ("d", "f"))]
             assert only == [0, 0], table
+
+
+def test_the_daily_build_attributes_only_the_patients_in_scope(daily):
+    """Attribution is kept incrementally: the daily build recomputed the
+    patients whose evidence or referrals changed or whose dates T passed, a
+    small share of all, and among them those of the late corrections."""
+    root, corrected, *_ = daily
+    with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
+        in_scope, patients = conn.execute(
+            "select (select count(*) from intermediate.int_care_evidence_attribution_scope), "
+            "count(distinct patient_id) from intermediate.int_care_evidence_attributed").fetchone()
+        corrected_patients = {p for (p,) in conn.execute(
+            "select patient_id from intermediate.int_referrals_deduplicated where referral_id in (?, ?) "
+            "union select patient_id from intermediate.int_claims_deduplicated where claim_id in (?, ?, ?)",
+            corrected["referrals"] + corrected["claims"]).fetchall()}
+        missing = conn.execute(
+            "select count(*) from unnest(?::varchar[]) as t(patient_id) where patient_id not in "
+            "(select patient_id from intermediate.int_care_evidence_attribution_scope)",
+            [sorted(corrected_patients)]).fetchone()[0]
+    with duckdb.connect(str(root / "full.duckdb"), read_only=True) as conn:
+        assert conn.execute("select count(*) from intermediate.int_care_evidence_attribution_scope").fetchone()[0] == 0
+    assert 0 < in_scope < patients / 4
+    assert len(corrected_patients) >= 2 and missing == 0
+
+
+def test_records_whose_dates_t_reached_change_without_a_new_version(daily):
+    """T moved to DAY: the appointment marked fulfilled ahead of its visit
+    that day is attended now, and the referral created that day is eligible,
+    although neither has a new version (the equality with the full rebuild
+    above depends on attribution seeing them)."""
+    root, corrected, *_ = daily
+    ahead = corrected["ahead"]
+    with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
+        assert conn.execute("select as_of_date from intermediate.int_parameters").fetchone()[0].isoformat() == DAY
+        assert conn.execute("select is_attended from intermediate.int_care_evidence_attributed "
+                            "where evidence_type = 'appointment' and evidence_id = ?",
+                            [ahead["appointment"]]).fetchall() == [(True,)]
+        assert conn.execute("select count(*) from marts.fct_referrals where referral_id = ?",
+                            [ahead["referral"]]).fetchone()[0] == 1
+        # and both were there before T reached them, landed with the history
+        assert conn.execute("select count(*) from raw.appointments where appointment_id = ? and _file_name like ?",
+                            [ahead["appointment"], "appointments_2026-11-29%"]).fetchone()[0] == 1
 
 
 def test_late_corrections_to_year_old_records_change_the_marts(daily):

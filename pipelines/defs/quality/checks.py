@@ -211,8 +211,11 @@ def completeness_checks() -> list[Check]:
     ]
 
 
-# Latest version of each referral, for cross-table plausibility rules.
-_REFERRALS = "(select referral_id, created_at from raw.referrals qualify row_number() over (partition by referral_id order by updated_at desc) = 1)"
+# Latest version of each referral the batch names, for cross-table plausibility
+# rules (only those: a daily batch then ranks a day's referrals, not the history).
+_REFERRALS = ("(select referral_id, created_at from raw.referrals "
+              "where referral_id in (select referral_id from {batch}) "
+              "qualify row_number() over (partition by referral_id order by updated_at desc) = 1)")
 
 
 def plausibility_checks() -> list[Check]:

@@ -6,7 +6,20 @@
     2. matched: otherwise (no referral_id), among eligible referrals of the
        same patient and specialty group with created_date <= d <= created_date
        + W, the latest created_at; tie: the greatest referral_id;
-    3. otherwise no referral. -#}
+    3. otherwise no referral.
+
+    Kept incrementally on DuckDB: a daily build attributes again the evidence
+    of the patients in int_care_evidence_attribution_scope (what changed, and
+    what T moved) and replaces those patients' rows
+    (macros/replace_patients.sql); every other row stays. On Spark, and on a
+    full build, everything is computed. -#}
+-- depends_on: {{ ref('int_care_evidence_attribution_scope') }}
+{% if target.type == 'duckdb' -%}
+{{ config(materialized='incremental', incremental_strategy='replace_patients',
+          patient_scope='int_care_evidence_attribution_scope', on_schema_change='fail') }}
+{%- else -%}
+{{ config(materialized='table') }}
+{%- endif %}
 with
 
 networked as (
@@ -41,6 +54,9 @@ evidence as (
     cross join parameters
     where networked.is_evidence
         and (networked.evidence_type = 'appointment' or networked.evidence_date <= parameters.as_of_date)
+        {%- if is_incremental() %}
+        and networked.patient_id in (select patient_id from {{ ref('int_care_evidence_attribution_scope') }})
+        {%- endif %}
 ),
 
 referrals as (

@@ -19,7 +19,9 @@
     rows whose appointment or claim line has a new version, and every row of
     an NPI whose directory rows changed, and merges them on
     (evidence_type, evidence_id). Rows that stop being evidence stay, with
-    `is_evidence` false, so a merge never has to delete. -#}
+    `is_evidence` false, so a merge never has to delete. `_built_at` is when
+    the row was last computed: attribution recomputes the patients of the
+    rows this build wrote (int_care_evidence_attribution_scope). -#}
 {{ version_layer_config(['evidence_type', 'evidence_id']) }}
 with
 
@@ -174,6 +176,7 @@ final as (
         directory_on_date.organization_id,
         evidence.is_evidence,
         evidence.loaded_at,
+        cast({{ dbt.current_timestamp() }} as timestamp) as _built_at,
         {{ version_bucket(['evidence.evidence_type', 'evidence.evidence_id']) }} as _version_bucket
     from evidence
     cross join parameters

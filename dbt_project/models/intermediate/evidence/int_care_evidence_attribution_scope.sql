@@ -1,0 +1,129 @@
+{#- The patients whose evidence a daily build attributes again
+    (int_care_evidence_attributed keeps the other patients' rows; docs/deploy.md,
+    Daily loads). Which referral a piece of evidence belongs to depends only on
+    the evidence row itself, on T (a claim line counts through T; attended is
+    on or before T), on the referral its referral_id names (explicit) and on
+    the eligible referrals of its own patient (matched). So a patient's
+    attributed rows can change only when:
+    1. a row of theirs was rewritten in the evidence table by this build (a new
+       version, a directory change): its patient now, and its patient before;
+    2. one of their rows is dated between the last build's T and this one's;
+    3. a referral changed: a new version landed, or T passed its created date
+       (it became eligible, or stopped being): its patient, the patients whose
+       evidence names it, and the patients whose evidence was attributed to it.
+    Reads the attributed table as the last build left it (a plain relation, not
+    a ref: attribution is built after this). Empty on a full build and on Spark
+    (attribution is then computed whole); every patient when the last build is
+    not recorded. -#}
+-- depends_on: {{ ref('stg_extracts__referrals') }}, {{ ref('stg_extracts__appointments') }}, {{ ref('stg_extracts__claims') }}
+{%- set previous = adapter.get_relation(database=this.database, schema=this.schema,
+                                        identifier='int_care_evidence_attributed') if execute else none -%}
+{%- set landed = landed_since() -%}
+{%- set built = built_since() %}
+
+with
+
+networked as (
+    select * from {{ ref('int_care_evidence_networked') }}
+),
+
+referrals as (
+    select * from {{ ref('int_referrals_deduplicated') }}
+),
+
+parameters as (
+    select * from {{ ref('int_parameters') }}
+),
+
+{% if previous is none or target.type != 'duckdb' or flags.FULL_REFRESH -%}
+patients as (
+    select patient_id from networked where 1 = 0
+),
+{%- elif landed is none -%}
+patients as (
+    select patient_id from networked
+    union
+    select patient_id from {{ previous }}
+),
+{%- else -%}
+previous as (
+    select * from {{ previous }}
+),
+
+{#- T as the last build had it: the same var (another would have rebuilt in
+    full), else from the versions landed before it started (int_parameters). -#}
+previous_as_of as (
+    {% if var('as_of_date') -%}
+    select cast('{{ var("as_of_date") }}' as date) as as_of_date
+    {%- else -%}
+    select max(cast(updated_at as date)) as as_of_date
+    from (
+        {%- for entity in ['referrals', 'appointments', 'claims'] %}
+        select updated_at from {{ ref('stg_extracts__' ~ entity) }} where loaded_at <= {{ landed }}
+        {{- ' union all' if not loop.last }}
+        {%- endfor %}
+    ) as versions
+    {%- endif %}
+),
+
+{#- Dates whose standing moved with T: after_date < d <= through_date. -#}
+moved as (
+    select
+        case
+            when previous_as_of.as_of_date is null then cast('1900-01-01' as date)
+            else least(previous_as_of.as_of_date, parameters.as_of_date)
+        end as after_date,
+        greatest(coalesce(previous_as_of.as_of_date, parameters.as_of_date), parameters.as_of_date) as through_date
+    from previous_as_of
+    cross join parameters
+),
+
+rewritten_evidence as (
+    select
+        networked.evidence_type,
+        networked.evidence_id,
+        networked.patient_id
+    from networked
+    cross join moved
+    where networked._built_at > {{ built }}
+        or (networked.evidence_date > moved.after_date and networked.evidence_date <= moved.through_date)
+),
+
+changed_referrals as (
+    select
+        referrals.referral_id,
+        referrals.patient_id
+    from referrals
+    cross join moved
+    where referrals.loaded_at > {{ landed }}
+        or (cast(referrals.created_at as date) > moved.after_date
+            and cast(referrals.created_at as date) <= moved.through_date)
+),
+
+patients as (
+    select patient_id from rewritten_evidence
+    union
+    select patient_id
+    from previous
+    where (evidence_type, evidence_id) in (select evidence_type, evidence_id from rewritten_evidence)
+    union
+    select patient_id from changed_referrals
+    union
+    select networked.patient_id
+    from networked
+    inner join changed_referrals
+        on networked.referral_id = changed_referrals.referral_id
+    union
+    select previous.patient_id
+    from previous
+    inner join changed_referrals
+        on previous.attributed_referral_id = changed_referrals.referral_id
+),
+{%- endif %}
+
+final as (
+    select distinct patient_id
+    from patients
+)
+
+select * from final
