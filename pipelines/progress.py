@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from dagster import InitLoggerContext, logger
+from dagster import Field, InitLoggerContext, logger
 
 META = "dagster_meta"
 
@@ -29,10 +29,15 @@ class _ProgressFilter(logging.Filter):
         return event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE")
 
 
-@logger(description="Prints refloop progress lines and errors only.")
+@logger(
+    config_schema={"errors_only": Field(bool, default_value=False,
+                                        description="Print errors only (quiet runs: the benchmark, tests).")},
+    description="Prints refloop progress lines and errors only.",
+)
 def progress_logger(init_context: InitLoggerContext) -> logging.Logger:
-    log = logging.getLogger("refloop.progress")
-    log.setLevel(logging.INFO)
+    errors_only = init_context.logger_config["errors_only"]
+    log = logging.getLogger("refloop.progress.errors" if errors_only else "refloop.progress")
+    log.setLevel(logging.ERROR if errors_only else logging.INFO)
     log.propagate = False
     if not log.handlers:
         handler = logging.StreamHandler(sys.stdout)
