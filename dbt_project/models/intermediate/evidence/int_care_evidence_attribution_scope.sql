@@ -51,18 +51,12 @@ previous as (
 ),
 
 {#- T as the last build had it: the same var (another would have rebuilt in
-    full), else from the versions landed before it started (int_parameters). -#}
+    full), else derived from the versions landed before it started. -#}
 previous_as_of as (
     {% if var('as_of_date') -%}
     select cast('{{ var("as_of_date") }}' as date) as as_of_date
     {%- else -%}
-    select max(cast(updated_at as date)) as as_of_date
-    from (
-        {%- for entity in ['referrals', 'appointments', 'claims'] %}
-        select updated_at from {{ ref('stg_extracts__' ~ entity) }} where loaded_at <= {{ landed }}
-        {{- ' union all' if not loop.last }}
-        {%- endfor %}
-    ) as versions
+    select data_as_of_date as as_of_date from ({{ data_as_of_date(landed_through=landed) }}) as derived
     {%- endif %}
 ),
 

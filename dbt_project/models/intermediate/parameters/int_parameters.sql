@@ -3,18 +3,6 @@
     `updated_at` of loaded rows of referrals, appointments and claims, all versions. -#}
 with
 
-referral_versions as (
-    select updated_at from {{ ref('stg_extracts__referrals') }}
-),
-
-appointment_versions as (
-    select updated_at from {{ ref('stg_extracts__appointments') }}
-),
-
-claim_versions as (
-    select updated_at from {{ ref('stg_extracts__claims') }}
-),
-
 files as (
     select * from {{ ref('stg_extracts__files') }}
 ),
@@ -29,17 +17,8 @@ entities_present as (
     from files
 ),
 
-all_versions as (
-    select updated_at from referral_versions
-    union all
-    select updated_at from appointment_versions
-    union all
-    select updated_at from claim_versions
-),
-
 derived as (
-    select max(cast(updated_at as date)) as data_as_of_date
-    from all_versions
+    {{ data_as_of_date() }}
 ),
 
 final as (
