@@ -22,8 +22,14 @@
     {%- if builds is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {#- a literal, so scans filtered on it skip older row groups (zone maps) -#}
-    {%- set value = run_query("select max(" ~ column ~ ") from " ~ builds
-                              ~ " where target = '" ~ target.name ~ "'").columns[0].values()[0] -%}
+    {{ return(timestamp_literal("select max(" ~ column ~ ") from " ~ builds
+                                ~ " where target = '" ~ target.name ~ "'")) }}
+{% endmacro %}
+
+{#- The one timestamp `query` returns, as a SQL literal (1900-01-01 when null):
+    a scan filtered on a literal skips the row groups older than it (DuckDB
+    zone maps), which a scalar subquery does not. -#}
+{% macro timestamp_literal(query) %}
+    {%- set value = run_query(query).columns[0].values()[0] if execute else none -%}
     {{ return("cast('" ~ (value or '1900-01-01') ~ "' as timestamp)") }}
 {% endmacro %}

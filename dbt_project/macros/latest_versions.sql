@@ -38,11 +38,8 @@
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name')
                       | reject('equalto', '_version_bucket') | list -%}
     {%- set column_list = columns | join(', ') -%}
-    {#- the newest version merged, as a literal: the scan of the landed versions
-        then skips every row group older than it (DuckDB zone maps) -#}
-    {%- set newest = run_query('select max(loaded_at) from ' ~ this).columns[0].values()[0] if execute else none -%}
-    {%- set newest = "cast('" ~ (newest or '1900-01-01') ~ "' as timestamp)" -%}
-    {%- set new_versions = versions ~ '.loaded_at > ' ~ newest -%}
+    {#- newer than the newest version merged (a literal: macros/landed_since.sql) -#}
+    {%- set new_versions = versions ~ '.loaded_at > ' ~ timestamp_literal('select max(loaded_at) from ' ~ this) -%}
     {%- if target.type == 'spark' -%}
     {#- every current row of the buckets the new versions fall in -#}
     {%- set in_scope = '_version_bucket in (select ' ~ version_bucket(key_columns) ~ ' from ' ~ versions ~ ' where ' ~ new_versions ~ ')' -%}
