@@ -220,35 +220,43 @@ def test_stale_feeds_are_flagged_and_a_daily_run_judges_the_rows_it_lands(small_
     assert visits["appointments__key_unique"]["failing_rows"] == 2      # both copies of the re-sent one
 
 
-def test_the_staging_key_tests_judge_the_rows_landed_since_the_last_build(small_clean_built, tmp_path):
+def test_the_staging_tests_judge_the_rows_landed_since_the_last_build(small_clean_built, tmp_path):
     """Ingest rejects a version repeated within a file, so the dbt key tests
     of the staging views guard against a landing bug; here two duplicate
-    pairs are written straight into raw.referrals. Every row of a file lands
-    at once, so on an incremental build the tests judge only the rows landed
-    since the last build (dbt_project/macros/landed_since.sql) and find the
-    new pair; a full build judges every row and finds both. (dbt runs just
-    that test, as `dbt build` runs it in a pipeline run.)"""
+    pairs are written straight into raw.referrals, and two manifest rows whose
+    counts do not add up into raw._manifest (which dbt's tests alone judge):
+    one of each as if landed before the last build, one after it. On an
+    incremental build every staging test judges only the rows landed since the
+    last build (dbt_project.yml, data_tests; macros/get_where_subquery.sql)
+    and finds the new ones; a full build judges every row and finds both.
+    (dbt runs just those tests, as `dbt build` runs them in a pipeline run.)"""
     warehouse = tmp_path / "twice.duckdb"
     copy_built(small_clean_built, small_clean_built.extracts, warehouse)
     with duckdb.connect(str(warehouse)) as conn:
         last_build = conn.execute("select max(started_at) from raw._builds").fetchone()[0]
+        manifest = conn.execute("select file_name from raw._manifest where entity = 'referrals' limit 1").fetchone()[0]
         for file_name, loaded_at in (("referrals_2026-12-01.csv", "now()::timestamp"),
                                      ("referrals_2020-01-01.csv", "timestamp '2020-01-01 06:00:00'")):
             for line in (2, 3):
                 conn.execute(f"insert into raw.referrals select * replace ('{file_name}' as _file_name, {line} as "
                              f"_line_number, {loaded_at} as _loaded_at) from raw.referrals order by referral_id limit 1")
+            conn.execute(f"insert into raw._manifest by name select * replace ('x{file_name}' as file_name, "
+                         f"rows_read + 1 as rows_read, {loaded_at} as loaded_at) from raw._manifest "
+                         "where file_name = ? and entity = 'referrals'", [manifest])
         assert conn.execute("select count(*) from raw.referrals where _loaded_at > ?", [last_build]).fetchone()[0] == 2
-    key_test = "unique_combination_stg_extracts__referrals_referral_id__updated_at__source_file_name"
+    tests = ["unique_combination_stg_extracts__referrals_referral_id__updated_at__source_file_name",
+             "expression_is_true_stg_extracts__files_rows_read_rows_loaded_rows_rejected"]
     target = tmp_path / "target"
-    for full_refresh, pairs in (([], 1), (["--full-refresh"], 2)):
+    for full_refresh, failing in (([], 1), (["--full-refresh"], 2)):
         done = subprocess.run(
-            [str(DBT_EXECUTABLE), "build", *full_refresh, "--select", key_test, "--project-dir", str(DBT_PROJECT_DIR),
+            [str(DBT_EXECUTABLE), "build", *full_refresh, "--select", *tests, "--project-dir", str(DBT_PROJECT_DIR),
              "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(tmp_path / "logs")],
             capture_output=True, text=True, timeout=300,
             env={**os.environ, "REFLOOP_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
-        [result] = [r for r in json.loads((target / "run_results.json").read_text())["results"]
-                    if r["unique_id"].startswith("test.")]
-        assert done.returncode == 1 and (result["status"], result["failures"]) == ("fail", pairs), done.stdout[-2000:]
+        results = {r["unique_id"].split(".")[2]: (r["status"], r["failures"])
+                   for r in json.loads((target / "run_results.json").read_text())["results"]
+                   if r["unique_id"].startswith("test.")}
+        assert done.returncode == 1 and results == {test: ("fail", failing) for test in tests}, done.stdout[-2000:]
 
 
 def test_quality_html_writes_data_docs(built_warehouse, tmp_path):

@@ -263,9 +263,9 @@ def run_checks(warehouse: Path, checks: Sequence[Check], data_docs: Path | None 
                 ):
                     if not suite_checks:
                         continue
-                    suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_name))
-                    for check in suite_checks:
-                        suite.add_expectation(_expectation(check))
+                    # built whole, then stored once (adding to a stored suite re-saves it each time)
+                    suite = context.suites.add_or_update(gx.ExpectationSuite(
+                        name=suite_name, expectations=[_expectation(check) for check in suite_checks]))
                     validation = context.validation_definitions.add_or_update(
                         gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
                     )
@@ -286,7 +286,7 @@ def _close_gx_connections() -> None:
     the DuckDB file is free for the next step (dbt, or another process)."""
     import gc
 
-    gc.collect()
+    # gc.get_objects lists garbage not yet collected as well: no collection needed
     from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlAlchemyExecutionEngine
 
     for obj in gc.get_objects():

@@ -3,6 +3,7 @@
     created_at, tie least referral_id), and whether it has a
     consult_report_received event at or after its created_at and dated no
     later than Y-12-31 (docs/metrics.md, CMS50). -#}
+{{ config(materialized='view') }}
 with
 
 referrals as (

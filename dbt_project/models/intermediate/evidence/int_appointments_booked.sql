@@ -1,6 +1,7 @@
 {#- Booked appointments (docs/metrics.md): latest version with status booked,
     arrived, checked-in, fulfilled, noshow or cancelled (it held a slot).
     Attended: fulfilled, arrived or checked-in, dated on or before T. -#}
+{{ config(materialized='view') }}
 with
 
 appointments as (

@@ -4,6 +4,7 @@
     group, not the referred-to NPI; ranked by same zip3 as the patient first
     (when both are known), then the earliest free slot on or after T (none
     last), then the least NPI. -#}
+{{ config(materialized='view') }}
 with
 
 queue as (

@@ -2,6 +2,7 @@
     those dated before the referral was created. Each engagement's cost
     (cost_amount, else the configured cost of its channel) comes from
     int_engagements_sequenced, the one place that rule is written. -#}
+{{ config(materialized='view') }}
 with
 
 engagements as (

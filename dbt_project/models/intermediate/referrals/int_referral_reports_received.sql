@@ -1,4 +1,5 @@
 {#- The first consult report received for each referral (closes the loop). -#}
+{{ config(materialized='view') }}
 with
 
 events as (
