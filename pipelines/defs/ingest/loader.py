@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,19 @@ create table if not exists raw._manifest (
 """
 NO_ENTITY = "(none)"
 # A re-sent file's earlier rows, taken out: the next dbt build is a full one.
+# What each file of the folder looked like when its checksum was taken.
+FILE_STATS_DDL = """
+create table if not exists raw._file_stats (
+    file_name varchar not null,
+    size_bytes bigint not null,
+    modified_ns bigint not null,
+    sha256 varchar not null,
+    recorded_ns bigint not null
+)
+"""
+# A file modified this close to when its stats were recorded may have changed
+# again within the file system's timestamp resolution: it is read again.
+RACY_NS = 2_000_000_000
 RETRACTIONS_DDL = """
 create table if not exists raw._retractions (
     file_name varchar not null,
@@ -121,6 +135,7 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(MANIFEST_DDL)
     conn.execute(REJECTS_DDL)
     conn.execute(RETRACTIONS_DDL)
+    conn.execute(FILE_STATS_DDL)
     conn.execute(fhir.INDEX_DDL)
 
 
@@ -170,7 +185,7 @@ def load_directory(
     ensure_raw_schema(conn)
     paths = extract_files(directory)
     formats = {path: detect(path) for path in paths}
-    shas: dict[Path, str] = {}
+    shas = checksums(conn, [path for path in paths if formats[path] is not None])
     index = None
     if FHIR in formats.values():
         # References cross files (an Appointment names a Practitioner sent in
@@ -178,7 +193,6 @@ def load_directory(
         index = fhir.FhirIndex.load(conn)
         for path in paths:
             if formats[path] == FHIR:
-                shas[path] = sha256_of(path)
                 if _unchanged(conn, path, shas[path]) is None:
                     index.add_file(path)
         index.save(conn)
@@ -188,6 +202,36 @@ def load_directory(
             log(result.line())
             results.append(result)
     return results
+
+
+def checksums(conn: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict[Path, str]:
+    """The SHA-256 of each file. A file whose size and modification time (in
+    nanoseconds) are what they were when the last run took its checksum is
+    not read again (the rule rsync and git use): a run reads the new and
+    changed files, not every extract the folder has kept. A file modified
+    within RACY_NS of that run is read again, as git does, since a file
+    system's timestamps can be coarser than a rewrite. The folder's stats
+    replace those in raw._file_stats."""
+    known = {name: (size, modified, sha, recorded) for name, size, modified, sha, recorded
+             in conn.execute("select * from raw._file_stats").fetchall()}
+    now_ns = time.time_ns()
+    shas: dict[Path, str] = {}
+    stats: list[tuple] = []
+    for path in paths:
+        stat = path.stat()
+        size, modified, sha, recorded = known.get(path.name, (None, None, None, None))
+        if size == stat.st_size and modified == stat.st_mtime_ns and modified < recorded - RACY_NS:
+            shas[path] = sha
+            stats.append((path.name, stat.st_size, stat.st_mtime_ns, sha, recorded))
+        else:
+            shas[path] = sha256_of(path)
+            stats.append((path.name, stat.st_size, stat.st_mtime_ns, shas[path], now_ns))
+    conn.execute("delete from raw._file_stats")
+    if stats:
+        conn.execute("insert into raw._file_stats select unnest(?::varchar[]), unnest(?::bigint[]), "
+                     "unnest(?::bigint[]), unnest(?::varchar[]), unnest(?::bigint[])",
+                     [list(column) for column in zip(*stats, strict=True)])
+    return shas
 
 
 def _unchanged(conn: duckdb.DuckDBPyConnection, path: Path, sha: str) -> str | None:
