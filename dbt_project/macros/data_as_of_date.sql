@@ -13,3 +13,26 @@
         {%- endfor %}
     ) as versions
 {%- endmacro %}
+
+
+{#- On an incremental build: the dates whose standing moved with T, as one
+    row (after_date, through_date), after_date < d <= through_date, between
+    the T of the last build (the same var, else derived from the versions
+    landed before it started, `landed`) and this build's T. The calling
+    model must ref int_parameters itself (this is rendered only at run time). -#}
+{% macro as_of_dates_moved(landed) -%}
+    select
+        case
+            when previous.as_of_date is null then cast('1900-01-01' as date)
+            else least(previous.as_of_date, parameters.as_of_date)
+        end as after_date,
+        greatest(coalesce(previous.as_of_date, parameters.as_of_date), parameters.as_of_date) as through_date
+    from (
+        {% if var('as_of_date') -%}
+        select cast('{{ var("as_of_date") }}' as date) as as_of_date
+        {%- else -%}
+        select data_as_of_date as as_of_date from ({{ data_as_of_date(landed_through=landed) }}) as derived
+        {%- endif %}
+    ) as previous
+    cross join {{ ref('int_parameters') }} as parameters
+{%- endmacro %}

@@ -46,9 +46,15 @@ def late_corrections(history: Path, out: Path, day: str, month: str = "2025-06")
     referrals = month_file("referrals").filter(pl.col("status") == "active").sort("referral_id").head(2)
     referrals = referrals.with_columns(pl.Series("status", ["entered-in-error", "completed"]),
                                        pl.lit(f"{day}T11:05:00").alias("updated_at"))
-    appointments = month_file("appointments").filter(pl.col("status") == "booked").sort("appointment_id").tail(2)
-    appointments = appointments.with_columns(pl.Series("status", ["fulfilled", "noshow"]),
-                                             pl.lit(f"{day} 11:10:00").alias("updated_at"))
+    booked = month_file("appointments").filter(pl.col("status") == "booked").sort("appointment_id")
+    appointments = booked.tail(2).with_columns(pl.Series("status", ["fulfilled", "noshow"]),
+                                               pl.lit(f"{day} 11:10:00").alias("updated_at"))
+    # an appointment that named one referral now names another (of another patient): the first loses it
+    moved = booked.filter(pl.col("referral_id").is_not_null()).head(1)
+    other = month_file("referrals").filter(pl.col("status") == "active").sort("referral_id").tail(1)
+    moved_from = moved["referral_id"][0]
+    moved = moved.with_columns(pl.lit(other["referral_id"][0]).alias("referral_id"),
+                               pl.lit(f"{day} 11:15:00").alias("updated_at"))
     # a specialist leaves the network from January: its directory row is closed and a new one opens
     [directory] = history.glob("providers_*")
     leaving = pl.read_csv(directory, infer_schema=False).filter(
@@ -61,23 +67,31 @@ def late_corrections(history: Path, out: Path, day: str, month: str = "2025-06")
     providers.write_csv(out / f"providers_{day}_corrections.csv")   # sorts after providers_{day}.csv: it wins
     claims.write_csv(out / f"claims_{day}-corrections.csv")
     referrals.write_csv(out / f"referrals_{day}-corrections.csv")
-    appointments.write_csv(out / f"appointments_{day}-corrections.csv")
+    pl.concat([appointments, moved]).write_csv(out / f"appointments_{day}-corrections.csv")
     return {"claims": claims["claim_id"].to_list(), "referrals": referrals["referral_id"].to_list(),
-            "appointments": appointments["appointment_id"].to_list(), "providers": leaving["npi"].to_list()}
+            "appointments": appointments["appointment_id"].to_list(), "providers": leaving["npi"].to_list(),
+            "moved": [moved["appointment_id"][0], moved_from, other["referral_id"][0]]}
 
 
 def ahead_of_the_history(history: Path, last_day: str = "2026-11-29") -> dict[str, str]:
     """Edit the history's last files so that records landed with it change
     standing only when T reaches the next day, with no new version: an
     appointment marked fulfilled ahead of its visit on DAY (attended once T
-    gets there) and a referral created on DAY (eligible from then on) that a
-    later appointment names. Returns their ids."""
+    gets there), a referral created on DAY (eligible from then on) that a
+    later appointment names, and an appointment booked for the last day
+    (upcoming until T passes it). Returns their ids."""
     path = history / f"appointments_{last_day}.csv.gz"
     with gzip.open(path, "rt", newline="") as f:
         rows = list(csv.DictReader(f))
     referrals = {r["referral_id"]: r for r in csv.DictReader((history / f"referrals_{last_day}.csv").open(newline=""))}
     ahead = next(r for r in rows if r["status"] == "booked" and r["referral_id"] and r["start_at"] > "2026-12-01")
     ahead.update(start_at=f"{DAY} 09:00:00", status="fulfilled")
+    # booked for the history's last day: upcoming while T is that day, not once T moves past it
+    once = {r["referral_id"] for r in rows if r["referral_id"]}
+    once = {rid for rid in once if sum(r["referral_id"] == rid for r in rows) == 1}
+    today = next(r for r in rows if r["status"] == "booked" and r["referral_id"] in once and r is not ahead
+                 and r["start_at"] > "2026-12-01")
+    today.update(start_at=f"{last_day} 15:00:00")
     named = next(r["referral_id"] for r in rows
                  if r["referral_id"] in referrals and r is not ahead and r["start_at"] > "2026-12-01")
     referrals[named]["created_at"] = f"{DAY}T08:00:00"
@@ -86,7 +100,7 @@ def ahead_of_the_history(history: Path, last_day: str = "2026-11-29") -> dict[st
             writer = csv.DictWriter(f, fieldnames=list(table[0]))
             writer.writeheader()
             writer.writerows(table)
-    return {"appointment": ahead["appointment_id"], "referral": named}
+    return {"appointment": ahead["appointment_id"], "referral": named, "today": today["appointment_id"]}
 
 
 def start_run(landing: Path, warehouse: Path) -> subprocess.Popen:
@@ -161,7 +175,8 @@ def test_incremental_marts_equal_a_full_rebuild_row_for_row(daily):
                             ("int_referral_events_deduplicated", "loaded_at"),
                             ("int_engagements_deduplicated", "loaded_at"), ("int_providers_deduplicated", "loaded_at"),
                             ("int_care_evidence_networked", "loaded_at, _built_at"),
-                            ("int_care_evidence_attributed", None)):
+                            ("int_care_evidence_attributed", None), ("int_referral_evidence_summarized", None),
+                            ("int_referral_outcomes_assigned", None)):
             columns = f"* exclude ({when})" if when else "*"
             only = [conn.execute(f"select count(*) from (select {columns} from {x}.intermediate.{table} "
                                  f"except all select {columns} from {y}.intermediate.{table})").fetchone()[0]
@@ -190,6 +205,29 @@ def test_the_daily_build_attributes_only_the_patients_in_scope(daily):
         assert conn.execute("select count(*) from intermediate.int_care_evidence_attribution_scope").fetchone()[0] == 0
     assert 0 < in_scope < patients / 4
     assert len(corrected_patients) >= 2 and missing == 0
+
+
+def test_the_daily_build_recomputes_only_the_referrals_in_scope(daily):
+    """The evidence summary, outcomes and fct_referrals are kept by referral:
+    the daily build recomputed a small share, among them the referral that
+    lost its appointment to another (named by no new evidence: only the
+    attribution before the build tells), the one that gained it, and the
+    one whose appointment stopped being upcoming when T passed its date."""
+    root, corrected, *_ = daily
+    appointment, moved_from, moved_to = corrected["moved"]
+    with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
+        scope = {r for (r,) in conn.execute("select referral_id from intermediate.int_referral_scope").fetchall()}
+        referrals = conn.execute("select count(*) from marts.fct_referrals").fetchone()[0]
+        today = conn.execute("select attributed_referral_id from intermediate.int_care_evidence_attributed "
+                             "where evidence_type = 'appointment' and evidence_id = ?",
+                             [corrected["ahead"]["today"]]).fetchone()[0]
+        assert conn.execute("select attributed_referral_id from intermediate.int_care_evidence_attributed "
+                            "where evidence_type = 'appointment' and evidence_id = ?",
+                            [appointment]).fetchone()[0] == moved_to
+    with duckdb.connect(str(root / "full.duckdb"), read_only=True) as conn:
+        assert conn.execute("select count(*) from intermediate.int_referral_scope").fetchone()[0] == 0
+    assert 0 < len(scope) < referrals / 4
+    assert {moved_from, moved_to, today, *corrected["referrals"]} <= scope
 
 
 def test_records_whose_dates_t_reached_change_without_a_new_version(daily):

@@ -55,3 +55,27 @@ def test_draft_referrals_are_not_eligible(versions):
 def test_unversioned_entities_take_the_last_file_then_last_line(versions):
     assert versions.query("select is_in_network, zip3, source_file_name from intermediate.int_providers_deduplicated") == [
         (True, "021", "providers_b.csv")]
+
+
+def test_an_entitys_first_file_in_a_daily_build_recomputes_every_referral(tmp_path):
+    """fct_referrals is kept by referral on a daily build; when a day brings
+    the first file of an entity, the metrics that needed it turn from null to
+    numbers for every referral (int_referral_scope_changes, rule 5), not only
+    for those the file names."""
+    landing = tmp_path / "landing"
+    write(landing, "referrals_2026-03-01.csv",
+          f"{HEADER}\n"
+          "R1,P1,2026-03-01,207RC0000X,active,2026-03-01T09:00,routine\n"
+          "R2,P2,2026-03-01,207RC0000X,active,2026-03-01T09:00,routine\n")
+    first = build(landing, tmp_path / "w.duckdb")
+    assert first.summary.success, first.summary.failures
+    assert first.query("select referral_id, noshow_appointments from marts.fct_referrals order by 1") == [
+        ("R1", None), ("R2", None)]
+    write(landing, "appointments_2026-03-02.csv",
+          "appointment_id,patient_id,provider_npi,start_at,status,booked_at,updated_at,referral_id\n"
+          "A1,P1,1234567893,2026-03-02T10:00,noshow,2026-03-01T12:00,2026-03-02T11:00,R1\n")
+    second = build(landing, tmp_path / "w.duckdb")
+    assert second.summary.success, second.summary.failures
+    assert second.query("select full_refresh from raw._builds order by started_at") == [(True,), (False,)]
+    assert second.query("select referral_id, noshow_appointments from marts.fct_referrals order by 1") == [
+        ("R1", 1), ("R2", 0)]

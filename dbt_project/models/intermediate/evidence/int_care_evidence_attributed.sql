@@ -11,12 +11,12 @@
     Kept incrementally on DuckDB: a daily build attributes again the evidence
     of the patients in int_care_evidence_attribution_scope (what changed, and
     what T moved) and replaces those patients' rows
-    (macros/replace_patients.sql); every other row stays. On Spark, and on a
+    (macros/replace_scope.sql); every other row stays. On Spark, and on a
     full build, everything is computed. -#}
--- depends_on: {{ ref('int_care_evidence_attribution_scope') }}
+-- depends_on: {{ ref('int_care_evidence_attribution_scope') }}, {{ ref('int_referral_scope_changes') }}
 {% if target.type == 'duckdb' -%}
-{{ config(materialized='incremental', incremental_strategy='replace_patients',
-          patient_scope='int_care_evidence_attribution_scope', on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='replace_scope',
+          scope_model='int_care_evidence_attribution_scope', scope_key='patient_id', on_schema_change='fail') }}
 {%- else -%}
 {{ config(materialized='table') }}
 {%- endif %}

@@ -50,26 +50,9 @@ previous as (
     select * from {{ previous }}
 ),
 
-{#- T as the last build had it: the same var (another would have rebuilt in
-    full), else derived from the versions landed before it started. -#}
-previous_as_of as (
-    {% if var('as_of_date') -%}
-    select cast('{{ var("as_of_date") }}' as date) as as_of_date
-    {%- else -%}
-    select data_as_of_date as as_of_date from ({{ data_as_of_date(landed_through=landed) }}) as derived
-    {%- endif %}
-),
-
 {#- Dates whose standing moved with T: after_date < d <= through_date. -#}
 moved as (
-    select
-        case
-            when previous_as_of.as_of_date is null then cast('1900-01-01' as date)
-            else least(previous_as_of.as_of_date, parameters.as_of_date)
-        end as after_date,
-        greatest(coalesce(previous_as_of.as_of_date, parameters.as_of_date), parameters.as_of_date) as through_date
-    from previous_as_of
-    cross join parameters
+    {{ as_of_dates_moved(landed) }}
 ),
 
 rewritten_evidence as (

@@ -2,11 +2,25 @@
     Outreach touches are those whose purpose is not `reminder` (a reminder
     follows a booking; it does not seek one): they are numbered 1, 2, 3... in
     time order (ties by engagement_id). A touch is an escalation when it is the
-    referral's first phone call and came after at least one other touch. -#}
+    referral's first phone call and came after at least one other touch.
+    Kept incrementally on DuckDB: a daily build numbers again the engagements
+    of the referrals in int_referral_scope_changes (those with an engagement
+    that has a new version, before and after) and replaces their rows
+    (macros/replace_scope.sql). -#}
+-- depends_on: {{ ref('int_referral_scope_changes') }}
+{% if target.type == 'duckdb' -%}
+{{ config(materialized='incremental', incremental_strategy='replace_scope',
+          scope_model='int_referral_scope_changes', scope_key='referral_id', on_schema_change='fail') }}
+{%- else -%}
+{{ config(materialized='table') }}
+{%- endif %}
 with
 
 engagements as (
     select * from {{ ref('int_engagements_deduplicated') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope_changes') }})
+    {%- endif %}
 ),
 
 channel_costs as (

@@ -1,12 +1,24 @@
 {#- What the attributed evidence says about each referral: completion in and
     out of network (attended appointments and paid claim lines), upcoming and
     missed appointments, first booking, revenue. One row per referral with any
-    attributed evidence. -#}
+    attributed evidence.
+    Kept incrementally on DuckDB: a daily build computes the referrals in
+    int_referral_scope again and replaces their rows (macros/replace_scope.sql). -#}
+-- depends_on: {{ ref('int_referral_scope') }}
+{% if target.type == 'duckdb' -%}
+{{ config(materialized='incremental', incremental_strategy='replace_scope',
+          scope_model='int_referral_scope', scope_key='referral_id', on_schema_change='fail') }}
+{%- else -%}
+{{ config(materialized='table') }}
+{%- endif %}
 with
 
 evidence as (
     select * from {{ ref('int_care_evidence_attributed') }}
     where attributed_referral_id is not null
+    {%- if is_incremental() %}
+        and attributed_referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 parameters as (

@@ -1,10 +1,22 @@
 {#- The outcome of each eligible referral: the first rule that applies
     (docs/metrics.md, Outcome of a referral), its drop-off stage, and the
-    date and provider of the evidence that made a completed outcome. -#}
+    date and provider of the evidence that made a completed outcome.
+    Kept incrementally on DuckDB: a daily build computes the referrals in
+    int_referral_scope again and replaces their rows (macros/replace_scope.sql). -#}
+-- depends_on: {{ ref('int_referral_scope') }}
+{% if target.type == 'duckdb' -%}
+{{ config(materialized='incremental', incremental_strategy='replace_scope',
+          scope_model='int_referral_scope', scope_key='referral_id', on_schema_change='fail') }}
+{%- else -%}
+{{ config(materialized='table') }}
+{%- endif %}
 with
 
 referrals as (
     select * from {{ ref('int_referrals_eligible') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 evidence as (

@@ -1,13 +1,28 @@
 {#- One row per engagement of an eligible referral: channel, purpose, cost,
-    its place in the outreach sequence, and what followed it. -#}
+    its place in the outreach sequence, and what followed it.
+    Kept incrementally on DuckDB: a daily build computes the referrals in
+    int_referral_scope again and replaces their rows (macros/replace_scope.sql). -#}
+-- depends_on: {{ ref('int_referral_scope') }}
+{% if target.type == 'duckdb' -%}
+{{ config(materialized='incremental', incremental_strategy='replace_scope',
+          scope_model='int_referral_scope', scope_key='referral_id', on_schema_change='fail') }}
+{%- else -%}
+{{ config(materialized='table') }}
+{%- endif %}
 with
 
 engagements as (
     select * from {{ ref('int_engagements_sequenced') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 referrals as (
     select * from {{ ref('fct_referrals') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 final as (

@@ -1,15 +1,30 @@
 {#- One row per eligible referral: how the program reached out (touches,
     timing, the first three channels, escalation to phone) and whether the
     referral was scheduled and completed in network. Referrals without any
-    outreach touch have 0 touches and a null sequence. -#}
+    outreach touch have 0 touches and a null sequence.
+    Kept incrementally on DuckDB: a daily build computes the referrals in
+    int_referral_scope again and replaces their rows (macros/replace_scope.sql). -#}
+-- depends_on: {{ ref('int_referral_scope') }}
+{% if target.type == 'duckdb' -%}
+{{ config(materialized='incremental', incremental_strategy='replace_scope',
+          scope_model='int_referral_scope', scope_key='referral_id', on_schema_change='fail') }}
+{%- else -%}
+{{ config(materialized='table') }}
+{%- endif %}
 with
 
 referrals as (
     select * from {{ ref('fct_referrals') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 engagements as (
     select * from {{ ref('int_engagements_sequenced') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 per_referral as (

@@ -1,29 +1,57 @@
 {#- One row per eligible referral: what happened to it and where it dropped
-    (docs/metrics.md, marts.fct_referrals). -#}
+    (docs/metrics.md, marts.fct_referrals).
+    Kept incrementally on DuckDB: a daily build computes the referrals in
+    int_referral_scope again and replaces their rows (macros/replace_scope.sql);
+    every input is read for those referrals only. -#}
+-- depends_on: {{ ref('int_referral_scope') }}
+{% if target.type == 'duckdb' -%}
+{{ config(materialized='incremental', incremental_strategy='replace_scope',
+          scope_model='int_referral_scope', scope_key='referral_id', on_schema_change='fail') }}
+{%- else -%}
+{{ config(materialized='table') }}
+{%- endif %}
 with
 
 referrals as (
     select * from {{ ref('int_referrals_eligible') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 outcomes as (
     select * from {{ ref('int_referral_outcomes_assigned') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 evidence as (
     select * from {{ ref('int_referral_evidence_summarized') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 engagements as (
     select * from {{ ref('int_referral_engagements_summarized') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 reports as (
     select * from {{ ref('int_referral_reports_received') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 duplicates as (
     select * from {{ ref('int_referral_duplicates_flagged') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
+    {%- endif %}
 ),
 
 warehouse_key as (

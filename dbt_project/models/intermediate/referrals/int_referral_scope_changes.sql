@@ -1,0 +1,151 @@
+{#- The referrals whose per-referral rows (evidence summary, outcome,
+    marts.fct_referrals) a daily build computes again, as far as can be told
+    before attribution is replaced; int_referral_scope adds the referrals the
+    new attribution names. A referral's row depends on its own version, its
+    patient's other eligible referrals (the duplicate flag), its attributed
+    evidence and T, its engagements, its events and the entities present. So
+    it is in scope when:
+    1. a new version of it landed; or of another referral of its patient (the
+       patient before and after: every version's), or T passed the created
+       date of one (it became eligible);
+    2. T passed its created date, the end of its attribution window or its
+       order's expiry (by a day either way);
+    3. evidence was attributed to it before this build and belongs to a
+       patient attributed again (int_care_evidence_attribution_scope), or is
+       dated between the last build's T and this one's, both included (upcoming
+       is on or after T, counted by T on or before it);
+    4. an engagement or event of it has a new version (its referral before and
+       after: every version's);
+    5. every referral, when an entity's first file landed (a has_* parameter
+       turned true).
+    Reads the attributed table as the last build left it (a plain relation:
+    attribution is built after this). Empty on a full build and on Spark
+    (the per-referral models are then computed whole); every referral when
+    the last build is not recorded. -#}
+-- depends_on: {{ ref('stg_extracts__referrals') }}, {{ ref('stg_extracts__engagements') }}, {{ ref('stg_extracts__referral_events') }}, {{ ref('stg_extracts__files') }}, {{ ref('stg_extracts__appointments') }}, {{ ref('stg_extracts__claims') }}
+{%- set previous = adapter.get_relation(database=this.database, schema=this.schema,
+                                        identifier='int_care_evidence_attributed') if execute else none -%}
+{%- set landed = landed_since() %}
+
+with
+
+referrals as (
+    select * from {{ ref('int_referrals_deduplicated') }}
+),
+
+engagements as (
+    select * from {{ ref('int_engagements_deduplicated') }}
+),
+
+events as (
+    select * from {{ ref('int_referral_events_deduplicated') }}
+),
+
+attribution_scope as (
+    select * from {{ ref('int_care_evidence_attribution_scope') }}
+),
+
+parameters as (
+    select * from {{ ref('int_parameters') }}
+),
+
+{% if previous is none or target.type != 'duckdb' or flags.FULL_REFRESH -%}
+scope as (
+    select referral_id from referrals where 1 = 0
+),
+{%- elif landed is none -%}
+scope as (
+    select referral_id from referrals
+),
+{%- else -%}
+previous as (
+    select * from {{ previous }}
+),
+
+moved as (
+    {{ as_of_dates_moved(landed) }}
+),
+
+changed_referrals as (
+    select referral_id
+    from referrals
+    where loaded_at > {{ landed }}
+),
+
+{#- T passed a created date, a window's end or an expiry; `window_from` and
+    `window_through` bound the created dates whose window closed in between -#}
+dated_referrals as (
+    select
+        referrals.referral_id,
+        referrals.patient_id,
+        cast(referrals.created_at as date) > moved.after_date
+            and cast(referrals.created_at as date) <= moved.through_date as became_eligible
+    from referrals
+    cross join moved
+    cross join parameters
+    where (cast(referrals.created_at as date) > moved.after_date
+            and cast(referrals.created_at as date) <= moved.through_date)
+        or (cast(referrals.created_at as date) >= moved.after_date - parameters.attribution_window_days - 1
+            and cast(referrals.created_at as date) <= moved.through_date - parameters.attribution_window_days + 1)
+        or (referrals.expires_on >= moved.after_date - 1 and referrals.expires_on <= moved.through_date + 1)
+),
+
+changed_patients as (
+    select patient_id
+    from {{ ref('stg_extracts__referrals') }}
+    where referral_id in (select referral_id from changed_referrals)
+    union
+    select patient_id from dated_referrals where became_eligible
+),
+
+evidence_referrals as (
+    select previous.attributed_referral_id as referral_id
+    from previous
+    where previous.patient_id in (select patient_id from attribution_scope)
+    union
+    select previous.attributed_referral_id as referral_id
+    from previous
+    cross join moved
+    where previous.evidence_date >= moved.after_date and previous.evidence_date <= moved.through_date
+),
+
+outreach_referrals as (
+    select referral_id
+    from {{ ref('stg_extracts__engagements') }}
+    where engagement_id in (select engagement_id from engagements where loaded_at > {{ landed }})
+    union
+    select referral_id
+    from {{ ref('stg_extracts__referral_events') }}
+    where event_id in (select event_id from events where loaded_at > {{ landed }})
+),
+
+first_files as (
+    select entity
+    from {{ ref('stg_extracts__files') }}
+    where file_status = 'loaded'
+    group by entity
+    having min(loaded_at) > {{ landed }}
+),
+
+scope as (
+    select referral_id from changed_referrals
+    union
+    select referral_id from dated_referrals
+    union
+    select referral_id from referrals where patient_id in (select patient_id from changed_patients)
+    union
+    select referral_id from evidence_referrals
+    union
+    select referral_id from outreach_referrals
+    union
+    select referral_id from referrals where exists (select 1 from first_files)
+),
+{%- endif %}
+
+final as (
+    select distinct referral_id
+    from scope
+    where referral_id is not null
+)
+
+select * from final
