@@ -79,3 +79,23 @@ def test_an_entitys_first_file_in_a_daily_build_recomputes_every_referral(tmp_pa
     assert second.query("select full_refresh from raw._builds order by started_at") == [(True,), (False,)]
     assert second.query("select referral_id, noshow_appointments from marts.fct_referrals order by 1") == [
         ("R1", 1), ("R2", 0)]
+
+
+def test_a_build_that_failed_part_way_makes_the_next_one_full(tmp_path):
+    """A dbt build that fails may have written some incremental models and not
+    those that read them: it is recorded, and the next build rebuilds in full
+    instead of trusting what the failed one left."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
+    write(landing, "referrals_2026-03-01.csv",
+          f"{HEADER}\nR1,P1,2026-03-01,207RC0000X,active,2026-03-01T09:00,routine\n")
+    assert build(landing, warehouse).summary.success
+    failed = build(landing, warehouse, {"attribution_window_days": "ninety"})      # the SQL does not bind
+    assert not failed.summary.success
+    assert failed.query("select target from raw._build_failures") == [("duckdb",)]
+    again = build(landing, warehouse)
+    assert again.summary.success, again.summary.failures
+    assert again.query("select full_refresh, reason from raw._builds order by started_at") == [
+        (True, "first build on duckdb"), (True, "a build on duckdb failed part-way after the last one that passed")]
+    # and the build after that is incremental again
+    assert build(landing, warehouse).query(
+        "select full_refresh from raw._builds order by started_at desc limit 1") == [(False,)]

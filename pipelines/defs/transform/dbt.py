@@ -132,6 +132,18 @@ alter table raw._builds add column if not exists landed_checks varchar;
 """
 
 
+# One row per dbt build that failed: it may have written some models and not
+# the ones that read them, which an incremental build would then trust.
+BUILD_FAILURES_DDL = """
+create table if not exists raw._build_failures (
+    run_id varchar,
+    target varchar not null,
+    started_at timestamp not null,
+    failed_at timestamp not null
+)
+"""
+
+
 def project_checksum(project_dir: Path = DBT_PROJECT_DIR) -> str:
     """SHA-256 of the SQL, YAML and seeds that decide what the models hold."""
     digest = hashlib.sha256()
@@ -151,6 +163,7 @@ def plan_build(conn: duckdb.DuckDBPyConnection, target: str, vars_json: str, che
     parameters, changed SQL, or a re-sent file that took versions out."""
     conn.execute(BUILDS_DDL)
     conn.execute(RETRACTIONS_DDL)
+    conn.execute(BUILD_FAILURES_DDL)
     if asked:
         return True, "full refresh asked for"
     last = conn.execute(
@@ -167,6 +180,10 @@ def plan_build(conn: duckdb.DuckDBPyConnection, target: str, vars_json: str, che
         "select count(*), min(file_name) from raw._retractions where retracted_at >= ?", [started_at]).fetchone()
     if retracted[0]:
         return True, f"{retracted[1]} was re-sent and replaced versions landed earlier"
+    failed = conn.execute("select count(*) from raw._build_failures where target = ? and started_at > ?",
+                          [target, started_at]).fetchone()[0]
+    if failed:
+        return True, f"a build on {target} failed part-way after the last one that passed"
     return False, "new versions merge into the version layer"
 
 
@@ -221,6 +238,11 @@ def record_build(conn: duckdb.DuckDBPyConnection, run_id: str, target: str, star
     conn.execute(BUILDS_DDL)
     conn.execute("insert into raw._builds values (?, ?, ?, now()::timestamp, ?, ?, ?, ?, ?)",
                  [run_id, target, started_at, full_refresh, reason, vars_json, checksum, LANDED_FINGERPRINT])
+
+
+def record_failure(conn: duckdb.DuckDBPyConnection, run_id: str, target: str, started_at) -> None:
+    conn.execute(BUILD_FAILURES_DDL)
+    conn.execute("insert into raw._build_failures values (?, ?, ?, now()::timestamp)", [run_id, target, started_at])
 
 
 def dbt_vars(raw: Mapping[str, str]) -> dict[str, Any]:
@@ -280,6 +302,14 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
             with warehouse.connect() as conn:
                 returned = spark.import_models(conn, root)
             context.log.info(f"[spark] {len(returned)} tables back in the DuckDB warehouse for checks and publishing")
+    except BaseException:
+        # The next build is full: this one may have left models part-way (plan_build).
+        try:
+            with warehouse.connect() as conn:
+                record_failure(conn, context.run.run_id, config.target, started_at)
+        except Exception as error:   # the build's own error is the one to raise
+            context.log.error(f"[dbt] could not record the failed build: {error}")
+        raise
     finally:
         # Test results go to the quality schema whether the build passed or not.
         rows = dbt_test_rows(invocation.target_path / "run_results.json", invocation.target_path / "manifest.json",
