@@ -16,3 +16,26 @@
     insert into {{ arg_dict['target_relation'] }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {% endmacro %}
+
+
+{#- A model kept with replace_scope on DuckDB, by the keys in `scope_model`
+    (the model also names it in a `-- depends_on:` line, so it is built
+    first); a table on other engines, computed whole. -#}
+{% macro replace_scope_config(scope_model, scope_key) -%}
+    {%- if target.type == 'duckdb' -%}
+        {{ config(materialized='incremental', incremental_strategy='replace_scope',
+                  scope_model=scope_model, scope_key=scope_key, on_schema_change='fail') }}
+    {%- else -%}
+        {{ config(materialized='table') }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- On an incremental build of a replace_scope model, the filter that keeps
+    the rows of the keys in `scope_model` (one column; `column` holds the
+    key); nothing otherwise. `connector`: `where`, or `and` after a where. -#}
+{% macro in_scope(column, scope_model, connector='where') -%}
+    {%- if is_incremental() -%}
+    {{ connector }} {{ column }} in (select * from {{ ref(scope_model) }})
+    {%- endif -%}
+{%- endmacro %}

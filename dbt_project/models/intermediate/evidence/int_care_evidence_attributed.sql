@@ -14,12 +14,7 @@
     (macros/replace_scope.sql); every other row stays. On Spark, and on a
     full build, everything is computed. -#}
 -- depends_on: {{ ref('int_care_evidence_attribution_scope') }}, {{ ref('int_referral_scope_changes') }}
-{% if target.type == 'duckdb' -%}
-{{ config(materialized='incremental', incremental_strategy='replace_scope',
-          scope_model='int_care_evidence_attribution_scope', scope_key='patient_id', on_schema_change='fail') }}
-{%- else -%}
-{{ config(materialized='table') }}
-{%- endif %}
+{{ replace_scope_config('int_care_evidence_attribution_scope', 'patient_id') }}
 with
 
 networked as (
@@ -54,9 +49,7 @@ evidence as (
     cross join parameters
     where networked.is_evidence
         and (networked.evidence_type = 'appointment' or networked.evidence_date <= parameters.as_of_date)
-        {%- if is_incremental() %}
-        and networked.patient_id in (select patient_id from {{ ref('int_care_evidence_attribution_scope') }})
-        {%- endif %}
+        {{ in_scope('networked.patient_id', 'int_care_evidence_attribution_scope', 'and') }}
 ),
 
 referrals as (

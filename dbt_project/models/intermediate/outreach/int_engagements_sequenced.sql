@@ -8,19 +8,12 @@
     that has a new version, before and after) and replaces their rows
     (macros/replace_scope.sql). -#}
 -- depends_on: {{ ref('int_referral_scope_changes') }}
-{% if target.type == 'duckdb' -%}
-{{ config(materialized='incremental', incremental_strategy='replace_scope',
-          scope_model='int_referral_scope_changes', scope_key='referral_id', on_schema_change='fail') }}
-{%- else -%}
-{{ config(materialized='table') }}
-{%- endif %}
+{{ replace_scope_config('int_referral_scope_changes', 'referral_id') }}
 with
 
 engagements as (
     select * from {{ ref('int_engagements_deduplicated') }}
-    {%- if is_incremental() %}
-    where referral_id in (select referral_id from {{ ref('int_referral_scope_changes') }})
-    {%- endif %}
+    {{ in_scope('referral_id', 'int_referral_scope_changes') }}
 ),
 
 channel_costs as (

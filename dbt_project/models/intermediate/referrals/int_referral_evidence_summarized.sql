@@ -5,20 +5,13 @@
     Kept incrementally on DuckDB: a daily build computes the referrals in
     int_referral_scope again and replaces their rows (macros/replace_scope.sql). -#}
 -- depends_on: {{ ref('int_referral_scope') }}
-{% if target.type == 'duckdb' -%}
-{{ config(materialized='incremental', incremental_strategy='replace_scope',
-          scope_model='int_referral_scope', scope_key='referral_id', on_schema_change='fail') }}
-{%- else -%}
-{{ config(materialized='table') }}
-{%- endif %}
+{{ replace_scope_config('int_referral_scope', 'referral_id') }}
 with
 
 evidence as (
     select * from {{ ref('int_care_evidence_attributed') }}
     where attributed_referral_id is not null
-    {%- if is_incremental() %}
-        and attributed_referral_id in (select referral_id from {{ ref('int_referral_scope') }})
-    {%- endif %}
+    {{ in_scope('attributed_referral_id', 'int_referral_scope', 'and') }}
 ),
 
 parameters as (

@@ -4,54 +4,37 @@
     int_referral_scope again and replaces their rows (macros/replace_scope.sql);
     every input is read for those referrals only. -#}
 -- depends_on: {{ ref('int_referral_scope') }}
-{% if target.type == 'duckdb' -%}
-{{ config(materialized='incremental', incremental_strategy='replace_scope',
-          scope_model='int_referral_scope', scope_key='referral_id', on_schema_change='fail') }}
-{%- else -%}
-{{ config(materialized='table') }}
-{%- endif %}
+{{ replace_scope_config('int_referral_scope', 'referral_id') }}
 with
 
 referrals as (
     select * from {{ ref('int_referrals_eligible') }}
-    {%- if is_incremental() %}
-    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
-    {%- endif %}
+    {{ in_scope('referral_id', 'int_referral_scope') }}
 ),
 
 outcomes as (
     select * from {{ ref('int_referral_outcomes_assigned') }}
-    {%- if is_incremental() %}
-    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
-    {%- endif %}
+    {{ in_scope('referral_id', 'int_referral_scope') }}
 ),
 
 evidence as (
     select * from {{ ref('int_referral_evidence_summarized') }}
-    {%- if is_incremental() %}
-    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
-    {%- endif %}
+    {{ in_scope('referral_id', 'int_referral_scope') }}
 ),
 
 engagements as (
     select * from {{ ref('int_referral_engagements_summarized') }}
-    {%- if is_incremental() %}
-    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
-    {%- endif %}
+    {{ in_scope('referral_id', 'int_referral_scope') }}
 ),
 
 reports as (
     select * from {{ ref('int_referral_reports_received') }}
-    {%- if is_incremental() %}
-    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
-    {%- endif %}
+    {{ in_scope('referral_id', 'int_referral_scope') }}
 ),
 
 duplicates as (
     select * from {{ ref('int_referral_duplicates_flagged') }}
-    {%- if is_incremental() %}
-    where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
-    {%- endif %}
+    {{ in_scope('referral_id', 'int_referral_scope') }}
 ),
 
 warehouse_key as (
