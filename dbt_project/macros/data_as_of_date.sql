@@ -18,8 +18,8 @@
 {#- On an incremental build: the dates whose standing moved with T, as one
     row (after_date, through_date), after_date < d <= through_date, between
     the T of the last build (the same var, else derived from the versions
-    landed before it started, `landed`) and this build's T. The calling
-    model must ref int_parameters itself (this is rendered only at run time). -#}
+    landed before it started, `landed`) and this build's T, from the calling
+    model's `parameters` CTE (int_parameters). -#}
 {% macro as_of_dates_moved(landed) -%}
     select
         case
@@ -34,5 +34,5 @@
         select data_as_of_date as as_of_date from ({{ data_as_of_date(landed_through=landed) }}) as derived
         {%- endif %}
     ) as previous
-    cross join {{ ref('int_parameters') }} as parameters
+    cross join parameters
 {%- endmacro %}

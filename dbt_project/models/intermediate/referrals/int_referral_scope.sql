@@ -1,6 +1,7 @@
 {#- The referrals whose per-referral rows a daily build computes again
     (int_referral_evidence_summarized, int_referral_outcomes_assigned,
-    marts.fct_referrals keep the other referrals' rows;
+    marts.fct_referrals, marts.fct_referral_outreach and marts.fct_engagements
+    keep the other referrals' rows;
     macros/replace_scope.sql): what int_referral_scope_changes found before
     attribution was replaced, and the referrals the new attribution of the
     patients attributed again names. Empty on a full build and on Spark. -#}

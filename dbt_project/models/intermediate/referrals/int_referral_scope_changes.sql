@@ -72,8 +72,8 @@ changed_referrals as (
     where loaded_at > {{ landed }}
 ),
 
-{#- T passed a created date, a window's end or an expiry; `window_from` and
-    `window_through` bound the created dates whose window closed in between -#}
+{#- T passed a created date, the end of an attribution window (created
+    W days before) or an expiry, each by a day either way -#}
 dated_referrals as (
     select
         referrals.referral_id,
