@@ -36,6 +36,10 @@ class WarehouseResource(ConfigurableResource):
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self.file.parent.mkdir(parents=True, exist_ok=True)
         conn = duckdb.connect(str(self.file))
+        # Rows the dbt build deleted are compacted only by the builds planned
+        # to (plan_vacuum in pipelines/defs/transform/dbt.py): a checkpoint of
+        # this connection would otherwise compact every table that has them.
+        conn.execute("set max_vacuum_tasks = 0")
         try:
             yield conn
         finally:

@@ -20,12 +20,14 @@ import duckdb
 import polars as pl
 import pytest
 
+import tests.pipelines.test_publish as test_publish
 import tests.pipelines.test_reliability as reliability
 from pipelines.cli import run_pipeline
 from pipelines.defs.ingest.loader import ensure_raw_schema, load_directory
 from pipelines.defs.transform.dbt import plan_build, project_checksum
 from pipelines.defs.transform.spark import spark_dir
 from pipelines.generate.generator import GenerateOptions, generate_to
+from pipelines.paths import serving_path
 
 pytestmark = pytest.mark.slow
 DAY = "2026-11-30"
@@ -182,6 +184,30 @@ def test_incremental_marts_equal_a_full_rebuild_row_for_row(daily):
                                  f"except all select {columns} from {y}.intermediate.{table})").fetchone()[0]
                     for x, y in (("f", "d"), ("d", "f"))]
             assert only == [0, 0], table
+
+
+def test_the_daily_publication_took_the_builds_changes_and_equals_the_warehouse(daily):
+    """The serving copy of the history took the daily build's changes instead
+    of being written whole, and holds every mart of the warehouse row for row
+    (every column, every queue snapshot)."""
+    root, *_ = daily
+    warehouse = root / "daily.duckdb"
+    with duckdb.connect(str(serving_path(warehouse)), read_only=True) as conn:
+        assert conn.execute("select publish_mode from meta.publication").fetchone() == ("changes",)
+        snapshots = conn.execute("select count(distinct built_at) from marts.referral_queue_history").fetchone()[0]
+    assert snapshots == 2
+    assert test_publish.differences(warehouse, serving_path(warehouse)) == {}
+
+
+def test_the_daily_build_left_the_rows_it_replaced_stored(daily):
+    """Without a vacuum (pipelines/storage.py) the rows the daily build
+    replaced stay stored, marked deleted, in the warehouse and its serving copy."""
+    root, *_ = daily
+    for path in (root / "daily.duckdb", serving_path(root / "daily.duckdb")):
+        stored, live = test_publish.stored_and_live(path, "marts.fct_referrals")
+        assert stored > live, path
+    stored, live = test_publish.stored_and_live(root / "full.duckdb", "marts.fct_referrals")
+    assert stored == live
 
 
 def test_the_daily_build_attributes_only_the_patients_in_scope(daily):

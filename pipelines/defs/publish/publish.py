@@ -1,27 +1,144 @@
 """Publish the serving copy: the marts (and nothing of raw, staging or
 intermediate, so no source patient id) in a separate DuckDB file, replaced
 atomically. Dashboards open that file read-only and never the one the
-pipeline writes."""
+pipeline writes.
+
+After an incremental build the serving copy need not be written whole: when
+it holds exactly what the build before this one published, the marts that
+build kept incrementally take the same change the build made (the rows of
+the keys in the build's scope, or the rows appended), and every other mart is
+copied. A full copy is written otherwise, and when the copy has grown past
+a fifth deleted rows in one of its tables from the changes it took
+(pipelines/storage.py, docs/deploy.md)."""
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
+from pipelines.storage import DELETED_SHARE, most_deleted
+
 PUBLISHED_SCHEMAS = ("marts",)
+log = logging.getLogger(__name__)
 
 
-def publish(warehouse: Path, serving: Path, run_id: str) -> dict[str, int]:
-    """Copy the published schemas of `warehouse` into `serving`; return the
-    row count of each table copied."""
+@dataclass(frozen=True)
+class Delta:
+    """How an incremental build changes a mart. `scope`: the table (schema.name)
+    holding the keys whose rows the build replaced, in column `key`;
+    `watermark`: the column that orders appended rows (rows a build appends
+    have a greater value than every row before them)."""
+
+    scope: str | None = None
+    key: str | None = None
+    watermark: str | None = None
+
+
+@dataclass
+class Publication:
+    counts: dict[str, int]                  # rows of each published table
+    mode: str                               # full | changes
+    reason: str
+    changed: dict[str, int] = field(default_factory=dict)   # rows written per table taking a change
+
+
+class _Fallback(Exception):
+    """The serving copy cannot take this build's change: write it whole."""
+
+
+def _builds(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
+    exists = conn.execute("select count(*) from duckdb_tables() where database_name = 'source' "
+                          "and schema_name = 'raw' and table_name = '_builds'").fetchone()[0]
+    if not exists:
+        return []
+    return conn.execute("select run_id, started_at, target, full_refresh from source.raw._builds "
+                        "order by started_at desc limit 2").fetchall()
+
+
+def _published(serving: Path) -> dict | None:
+    """What the serving copy says it holds (None: no copy, or one from before
+    publications named their build)."""
+    if not serving.exists():
+        return None
+    try:
+        with duckdb.connect(str(serving), read_only=True) as conn:
+            columns = {c for (c,) in conn.execute(
+                "select column_name from duckdb_columns() where schema_name = 'meta' "
+                "and table_name = 'publication'").fetchall()}
+            if not {"build_run_id", "build_started_at"} <= columns:
+                return None
+            row = conn.execute("select build_run_id, build_started_at from meta.publication").fetchone()
+            worst, share = most_deleted(conn, PUBLISHED_SCHEMAS)
+    except duckdb.Error:
+        return None
+    return {"build": row, "most_deleted": worst, "deleted_share": share} if row else None
+
+
+def _plan(warehouse: Path, serving: Path, deltas: Mapping[str, Delta]) -> tuple[str, str, tuple | None]:
+    """full or changes, why, and the build being published."""
+    with duckdb.connect() as conn:
+        conn.execute("attach ? as source (read_only)", [str(warehouse)])
+        builds = _builds(conn)
+    build = builds[0] if builds else None
+    if not deltas:
+        return "full", "no mart is kept incrementally", build
+    if build is None:
+        return "full", "the warehouse records no build", build
+    published = _published(serving)
+    if published is None:
+        return "full", "no serving copy that names its build", build
+    run_id, started_at, target, full_refresh = build
+    if published["build"] == (run_id, started_at):
+        return "full", "the serving copy already holds the latest build: written again whole", build
+    if full_refresh or target != "duckdb":
+        return "full", f"the latest build was {'full' if full_refresh else 'on ' + target}", build
+    if len(builds) < 2 or published["build"] != builds[1][:2]:
+        return "full", "the serving copy is not the previous build's", build
+    if published["deleted_share"] > DELETED_SHARE:
+        return "full", (f"{published['deleted_share']:.0%} of the serving copy's {published['most_deleted']} "
+                        "are deleted rows: written whole"), build
+    return "changes", "the previous build's copy takes this build's changes", build
+
+
+def publish(warehouse: Path, serving: Path, run_id: str, deltas: Mapping[str, Delta] | None = None) -> Publication:
+    """Publish the marts of `warehouse` to `serving`. `deltas`: the marts an
+    incremental build keeps incrementally, by table name (see module doc)."""
     serving.parent.mkdir(parents=True, exist_ok=True)
     staging = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
     staging.unlink(missing_ok=True)
-    counts: dict[str, int] = {}
+    mode, reason, build = _plan(warehouse, serving, deltas or {})
+    if mode == "changes":
+        shutil.copyfile(serving, staging)
+        try:
+            publication = _write(staging, warehouse, run_id, build, deltas or {})
+            publication.reason = reason
+        except _Fallback as why:
+            log.warning("publishing in full: %s", why)
+            staging.unlink(missing_ok=True)
+            mode, reason = "full", f"the changes did not apply ({why}): written whole"
+    if mode == "full":
+        publication = _write(staging, warehouse, run_id, build, {})
+        publication.reason = reason
+    os.replace(staging, serving)
+    return publication
+
+
+def _write(staging: Path, warehouse: Path, run_id: str, build: tuple | None,
+           deltas: Mapping[str, Delta]) -> Publication:
+    """Bring `staging` (empty, or a copy of the previous publication when
+    `deltas` is given) to the warehouse's published schemas."""
+    publication = Publication(counts={}, mode="changes" if deltas else "full", reason="")
     conn = duckdb.connect(str(staging))
+    # rows the changes delete stay stored, marked (a vacuum would rewrite every
+    # row group they touch); the copy is written whole when that grows too much
+    conn.execute("set max_vacuum_tasks = 0")
     try:
         conn.execute("attach ? as source (read_only)", [str(warehouse)])
         tables = conn.execute(
@@ -30,24 +147,70 @@ def publish(warehouse: Path, serving: Path, run_id: str) -> dict[str, int]:
             " order by schema_name, table_name",
             [list(PUBLISHED_SCHEMAS)],
         ).fetchall()
+        kept = {(s, t) for (s, t) in conn.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+            " and schema_name in ?", [list(PUBLISHED_SCHEMAS)]).fetchall()}
+        for schema, table in kept - set(tables):
+            conn.execute(f'drop table "{schema}"."{table}"')
         for schema, table in tables:
             conn.execute(f'create schema if not exists "{schema}"')
-            conn.execute(f'create table "{schema}"."{table}" as select * from source."{schema}"."{table}"')
-            counts[f"{schema}.{table}"] = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            delta = deltas.get(table) if (schema, table) in kept else None
+            if delta is not None and _same_columns(conn, schema, table):
+                publication.changed[f"{schema}.{table}"] = _apply(conn, schema, table, delta)
+            else:
+                conn.execute(f'create or replace table "{schema}"."{table}" as '
+                             f'select * from source."{schema}"."{table}"')
+            counts = conn.execute(f'select (select count(*) from "{schema}"."{table}"), '
+                                  f'(select count(*) from source."{schema}"."{table}")').fetchone()
+            if counts[0] != counts[1]:
+                raise _Fallback(f"{schema}.{table} has {counts[0]:,} rows, the warehouse {counts[1]:,}")
+            publication.counts[f"{schema}.{table}"] = counts[0]
         parameters = conn.execute(
             "select * from duckdb_tables() where database_name = 'source' "
             "and schema_name = 'intermediate' and table_name = 'int_parameters'"
         ).fetchall()
         conn.execute("create schema if not exists meta")
+        conn.execute("drop table if exists meta.parameters")
         if parameters:
             conn.execute("create table meta.parameters as select * from source.intermediate.int_parameters")
-        conn.execute(
-            "create table meta.publication as select ?::varchar as run_id, ?::timestamp as published_at",
-            [run_id, datetime.now()],
-        )
         conn.execute("detach source")
+        conn.execute(
+            "create or replace table meta.publication as select ?::varchar as run_id, ?::timestamp as published_at, "
+            "?::varchar as build_run_id, ?::timestamp as build_started_at, ?::varchar as publish_mode",
+            [run_id, datetime.now(), build[0] if build else None, build[1] if build else None, publication.mode],
+        )
         conn.execute("checkpoint")
     finally:
         conn.close()
-    os.replace(staging, serving)
-    return counts
+    return publication
+
+
+def _same_columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    query = ("select list(column_name || ' ' || data_type order by column_index) from duckdb_columns() "
+             "where database_name = ? and schema_name = ? and table_name = ?")
+    here = conn.execute(query, [conn.execute("select current_database()").fetchone()[0], schema, table]).fetchone()[0]
+    return here == conn.execute(query, ["source", schema, table]).fetchone()[0]
+
+
+def _apply(conn: duckdb.DuckDBPyConnection, schema: str, table: str, delta: Delta) -> int:
+    """Give the copy's table the change the build made to the warehouse's: the
+    rows of the keys in scope replaced, or the appended rows added. Returns
+    the rows written."""
+    target, source = f'"{schema}"."{table}"', f'source."{schema}"."{table}"'
+    if delta.scope and delta.key:
+        scope_schema, scope_table = delta.scope.split(".")
+        found = conn.execute("select count(*) from duckdb_columns() where database_name = 'source' "
+                             "and schema_name = ? and table_name = ? and column_name = ?",
+                             [scope_schema, scope_table, delta.key]).fetchone()[0]
+        if not found:
+            raise _Fallback(f"the scope {delta.scope} of {schema}.{table} is not in the warehouse")
+        keys = f'select "{delta.key}" from source."{scope_schema}"."{scope_table}"'
+        conn.execute(f'delete from {target} where "{delta.key}" in ({keys})')
+        return conn.execute(f'insert into {target} select * from {source} where "{delta.key}" in ({keys})'
+                            ).fetchone()[0]
+    if delta.watermark:
+        column = f'"{delta.watermark}"'
+        return conn.execute(f"insert into {target} select * from {source} where {column} > "
+                            f"(select max({column}) from {target}) or not exists (select 1 from {target})"
+                            ).fetchone()[0]
+    raise _Fallback(f"{schema}.{table} names no scope and no watermark")

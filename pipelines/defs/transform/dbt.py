@@ -30,6 +30,7 @@ from pipelines.defs.quality.store import dbt_test_rows, publish_quality, write_d
 from pipelines.defs.transform import spark
 from pipelines.paths import DBT_PROJECT_DIR
 from pipelines.resources import WarehouseResource
+from pipelines.storage import DELETED_SHARE, most_deleted
 
 # The dbt of this environment (the venv's), whatever is first on PATH.
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
@@ -187,12 +188,29 @@ def plan_build(conn: duckdb.DuckDBPyConnection, target: str, vars_json: str, che
     return False, "new versions merge into the version layer"
 
 
-def reuse_parse(target_path: Path, warehouse: Path, target: str) -> Path:
+def plan_vacuum(conn: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool, str]:
+    """Whether this build's checkpoints compact the tables (DuckDB's vacuum;
+    pipelines/storage.py). An incremental build leaves the rows it deletes
+    stored until a fifth of one intermediate or mart table's stored rows are
+    deleted ones (`marts.fct_referrals`, 2.7% a day at a million referrals,
+    gets there in about eight daily builds); that build compacts every table.
+    A full build writes its tables anew, and compacts what it keeps."""
+    if full_refresh:
+        return True, "full build"
+    worst, share = most_deleted(conn, ("intermediate", "marts"))
+    if share > DELETED_SHARE:
+        return True, f"{share:.0%} of {worst}'s stored rows are deleted ones: this build compacts the tables"
+    most = f" (most: {worst}, {share:.1%})" if worst else ""
+    return False, f"rows this build deletes stay stored until a table is {DELETED_SHARE:.0%} deleted rows{most}"
+
+
+def reuse_parse(target_path: Path, warehouse: Path, target: str, vacuum_tasks: str = "") -> Path:
     """dbt re-parses the whole project when the profile changed, and the
-    profile names the warehouse file: keep each warehouse's last parse (under
-    dbt_project/target/parses/) so the next build on it parses only what
-    changed. Returns where this warehouse's parse is kept."""
-    key = hashlib.sha256(f"{warehouse.resolve()}\0{target}".encode()).hexdigest()[:16]
+    profile names the warehouse file (and the build's vacuum setting): keep
+    each warehouse's last parse for each (under dbt_project/target/parses/)
+    so the next build on it parses only what changed. Returns where this
+    build's parse is kept."""
+    key = hashlib.sha256(f"{warehouse.resolve()}\0{target}\0{vacuum_tasks}".encode()).hexdigest()[:16]
     cache = DBT_PROJECT_DIR / "target" / "parses" / f"{key}.msgpack"
     if cache.exists():
         target_path.mkdir(parents=True, exist_ok=True)
@@ -264,6 +282,10 @@ def dbt_vars(raw: Mapping[str, str]) -> dict[str, Any]:
 def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig):
     # dbt runs as a subprocess and reads the warehouse path from the profile's env var.
     os.environ["REFLOOP_WAREHOUSE"] = str(warehouse.file)
+    # dbt.log at debug level writes every statement's events (6 MB a build, about
+    # a second of dbt's time); info keeps each node's start, result and errors.
+    # DBT_LOG_LEVEL_FILE=debug brings the statements back.
+    os.environ.setdefault("DBT_LOG_LEVEL_FILE", "info")
     # Unit tests pin the SQL logic on fixed inputs: `make test` runs them
     # (tests/dbt/test_unit_tests.py); a production build tests the data.
     args = ["build", "--exclude-resource-type", "unit_test"]
@@ -286,12 +308,17 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
     with warehouse.connect() as conn:
         started_at = conn.execute("select now()::timestamp").fetchone()[0]
         full_refresh, reason = plan_build(conn, config.target, vars_json, checksum, config.full_refresh)
+        vacuum, vacuum_reason = plan_vacuum(conn, full_refresh)
     if full_refresh:
         args.append("--full-refresh")
+    # read by the profile (dbt_project/profiles.yml) as the build's max_vacuum_tasks
+    os.environ["REFLOOP_VACUUM_TASKS"] = "100" if vacuum else "0"
     context.log.info(f"[dbt] {'full' if full_refresh else 'incremental'} build: {reason}")
+    if not full_refresh:
+        context.log.info(f"[dbt] {vacuum_reason}")
     context.log.info(f"[dbt] {' '.join(args)}")
     target_path = DBT_PROJECT_DIR / "target" / f"refloop_dbt-{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}"
-    parse_cache = reuse_parse(target_path, warehouse.file, config.target)
+    parse_cache = reuse_parse(target_path, warehouse.file, config.target, os.environ["REFLOOP_VACUUM_TASKS"])
     invocation = dbt.cli(args, context=context, target_path=target_path)
     try:
         yield from invocation.stream()

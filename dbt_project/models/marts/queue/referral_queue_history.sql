@@ -1,7 +1,9 @@
 {#- One snapshot of the queue per build (appended, never rewritten), so the
     queue's change between builds can be shown. -#}
-{#- full_refresh=false: a full rebuild of the warehouse keeps this history. -#}
+{#- full_refresh=false: a full rebuild of the warehouse keeps this history.
+    append_watermark: the serving copy takes the rows built after its newest. -#}
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
+          append_watermark='built_at',
           full_refresh=false) }}
 
 with

@@ -1,0 +1,199 @@
+"""Publishing after an incremental build: the serving copy of the previous
+build takes this build's changes (the rows of the keys in scope, the rows
+appended) and the other marts are copied; a copy that is not the previous
+build's, that the changes leave unequal in size to the warehouse, or that
+has become a fifth deleted rows, is written whole. And the deleted rows
+both files keep stored until a compaction (pipelines/storage.py). The daily
+build's copy equal to its warehouse row for row is in
+tests/dbt/test_incremental.py."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+
+from pipelines import storage
+from pipelines.defs.publish.assets import mart_deltas
+from pipelines.defs.publish.publish import Delta, publish
+from pipelines.defs.transform.dbt import dbt_project, ensure_manifest, plan_vacuum
+from pipelines.paths import serving_path
+
+
+@pytest.fixture
+def copies(built_warehouse, tmp_path):
+    warehouse = tmp_path / "refloop.duckdb"
+    shutil.copy(built_warehouse.warehouse, warehouse)
+    shutil.copy(built_warehouse.serving, serving_path(warehouse))
+    return warehouse, serving_path(warehouse)
+
+
+def next_build(warehouse, run_id: str, scope: list[str]) -> None:
+    """What an incremental build leaves, by hand: a build recorded after the
+    last, the referrals of its scope, and a queue snapshot appended."""
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("insert into raw._builds select ?, target, now()::timestamp, now()::timestamp, false, "
+                     "'new versions merge into the version layer', vars, project_checksum, landed_checks "
+                     "from raw._builds order by started_at desc limit 1", [run_id])
+        conn.execute("delete from intermediate.int_referral_scope")
+        for referral in scope:
+            conn.execute("insert into intermediate.int_referral_scope values (?)", [referral])
+        conn.execute("insert into marts.referral_queue_history select now()::timestamp, * exclude (built_at) "
+                     "from marts.referral_queue_history where built_at = "
+                     "(select max(built_at) from marts.referral_queue_history)")
+
+
+def outcomes(path, referrals: list[str]) -> dict[str, str]:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return dict(conn.execute("select referral_id, outcome from marts.fct_referrals where referral_id in ? ",
+                                 [referrals]).fetchall())
+
+
+def differences(warehouse, serving) -> dict[str, list[int]]:
+    """Per mart, rows only in the warehouse and rows only in the serving copy (every column)."""
+    found = {}
+    with duckdb.connect() as conn:
+        conn.execute("attach ? as w (read_only)", [str(warehouse)])
+        conn.execute("attach ? as s (read_only)", [str(serving)])
+        tables = {t for (t,) in conn.execute("select table_name from duckdb_tables() where database_name = 'w' "
+                                             "and schema_name = 'marts'").fetchall()}
+        published = {t for (t,) in conn.execute("select table_name from duckdb_tables() where database_name = 's' "
+                                                "and schema_name = 'marts'").fetchall()}
+        assert tables == published
+        for table in tables:
+            only = [conn.execute(f"select count(*) from (select * from {x}.marts.{table} "
+                                 f"except all select * from {y}.marts.{table})").fetchone()[0]
+                    for x, y in (("w", "s"), ("s", "w"))]
+            if only != [0, 0]:
+                found[table] = only
+    return found
+
+
+def test_the_marts_kept_incrementally_are_named_with_their_scope_or_watermark():
+    deltas = mart_deltas(ensure_manifest(dbt_project))
+    scoped = Delta(scope="intermediate.int_referral_scope", key="referral_id")
+    assert deltas == {"fct_referrals": scoped, "fct_referral_outreach": scoped, "fct_engagements": scoped,
+                      "referral_queue_history": Delta(watermark="built_at")}
+
+
+def test_an_incremental_build_is_published_as_its_changes(copies):
+    warehouse, serving = copies
+    deltas = mart_deltas(ensure_manifest(dbt_project))
+    again = publish(warehouse, serving, "again", deltas)
+    assert (again.mode, again.reason) == ("full", "the serving copy already holds the latest build: written again whole")
+
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        inside, outside = [r for (r,) in conn.execute(
+            "select referral_id from marts.fct_referrals order by referral_id limit 2").fetchall()]
+        snapshot = conn.execute("select count(*) from marts.referral_queue_history where built_at = "
+                                "(select max(built_at) from marts.referral_queue_history)").fetchone()[0]
+    next_build(warehouse, "next", [inside])
+    with duckdb.connect(str(warehouse)) as conn:
+        # the build changed the referral in its scope; the other, changed by hand,
+        # shows that only the scope's rows are taken from the warehouse
+        conn.execute("update marts.fct_referrals set outcome = 'changed' where referral_id in (?, ?)", [inside, outside])
+        conn.execute("delete from marts.agg_referrals_monthly where created_month = "
+                     "(select min(created_month) from marts.agg_referrals_monthly)")
+
+    published = publish(warehouse, serving, "next", deltas)
+    assert (published.mode, published.reason) == ("changes", "the previous build's copy takes this build's changes")
+    assert published.changed == {"marts.fct_referrals": 1, "marts.fct_referral_outreach": 1,
+                                 "marts.fct_engagements": published.changed["marts.fct_engagements"],
+                                 "marts.referral_queue_history": snapshot}
+    assert outcomes(serving, [inside, outside])[inside] == "changed"
+    assert outcomes(serving, [inside, outside])[outside] != "changed"
+    assert set(differences(warehouse, serving)) == {"fct_referrals"}     # the row changed outside the scope
+    with duckdb.connect(str(serving), read_only=True) as conn:
+        assert conn.execute("select run_id, build_run_id, publish_mode from meta.publication").fetchone() == (
+            "next", "next", "changes")
+
+    # rows the copy lost: the changes leave it unequal to the warehouse, so it is written whole
+    next_build(warehouse, "after", [inside])
+    with duckdb.connect(str(serving)) as conn:
+        conn.execute("delete from marts.fct_referrals where referral_id = ?", [outside])
+    mended = publish(warehouse, serving, "after", deltas)
+    assert mended.mode == "full"
+    assert mended.reason.startswith("the changes did not apply (marts.fct_referrals has ")
+    assert differences(warehouse, serving) == {}
+
+    # a copy two builds behind is written whole
+    next_build(warehouse, "skipped", [inside])
+    next_build(warehouse, "latest", [inside])
+    behind = publish(warehouse, serving, "latest", deltas)
+    assert (behind.mode, behind.reason) == ("full", "the serving copy is not the previous build's")
+    assert differences(warehouse, serving) == {}
+
+
+def test_a_full_build_is_published_whole(copies):
+    warehouse, serving = copies
+    deltas = mart_deltas(ensure_manifest(dbt_project))
+    next_build(warehouse, "full", [])
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("update raw._builds set full_refresh = true where run_id = 'full'")
+    published = publish(warehouse, serving, "full", deltas)
+    assert (published.mode, published.reason) == ("full", "the latest build was full")
+    assert published.changed == {}
+    assert differences(warehouse, serving) == {}
+
+
+def delete_share(path, table: str, share: float) -> None:
+    """Delete `share` of a table's rows, scattered, leaving them stored (no vacuum)."""
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("set max_vacuum_tasks = 0")
+        conn.execute(f"delete from {table} where hash(referral_id) % 100 < ?", [int(share * 100)])
+
+
+def stored_and_live(path, table: str) -> tuple[int, int]:
+    schema, name = table.split(".")
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.execute("select estimated_size from duckdb_tables() where schema_name = ? and table_name = ?",
+                            [schema, name]).fetchone()[0], conn.execute(f"select count(*) from {table}").fetchone()[0]
+
+
+def test_rows_deleted_without_a_vacuum_stay_stored_until_one_compacts(tmp_path):
+    """The premise of leaving deleted rows in place (on this DuckDB): a
+    checkpoint without vacuum keeps them stored, one with it removes them."""
+    path = tmp_path / "rows.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("create schema marts")
+        conn.execute("create table marts.t as select range as referral_id, range * 2 as other from range(1000000)")
+    delete_share(path, "marts.t", 0.3)
+    stored, live = stored_and_live(path, "marts.t")
+    assert stored == 1_000_000 and 650_000 < live < 750_000
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("set max_vacuum_tasks = 100")
+        conn.execute("delete from marts.t where referral_id = 1")     # something to checkpoint
+        conn.execute("checkpoint")
+    assert stored_and_live(path, "marts.t")[0] < stored
+
+
+def test_a_build_compacts_when_a_table_is_a_fifth_deleted_rows(copies, monkeypatch):
+    warehouse, _ = copies
+    monkeypatch.setattr(storage, "ROW_GROUP_ROWS", 1)     # the sample's tables are smaller than a row group
+    with duckdb.connect(str(warehouse)) as conn:
+        assert plan_vacuum(conn, full_refresh=True) == (True, "full build")
+        vacuum, reason = plan_vacuum(conn, full_refresh=False)
+    assert not vacuum and reason.startswith("rows this build deletes stay stored until a table is 20% deleted rows")
+    delete_share(warehouse, "intermediate.int_referral_outcomes_assigned", 0.3)
+    with duckdb.connect(str(warehouse)) as conn:
+        vacuum, reason = plan_vacuum(conn, full_refresh=False)
+    assert vacuum
+    assert reason.endswith("of intermediate.int_referral_outcomes_assigned's stored rows are deleted ones: "
+                           "this build compacts the tables")
+
+
+def test_a_serving_copy_a_fifth_deleted_rows_is_written_whole(copies, monkeypatch):
+    warehouse, serving = copies
+    monkeypatch.setattr(storage, "ROW_GROUP_ROWS", 1)
+    deltas = mart_deltas(ensure_manifest(dbt_project))
+    next_build(warehouse, "next", [])
+    assert publish(warehouse, serving, "next", deltas).mode == "changes"
+    delete_share(serving, "marts.fct_engagements", 0.3)
+    next_build(warehouse, "after", [])
+    published = publish(warehouse, serving, "after", deltas)
+    assert published.mode == "full"
+    assert published.reason.endswith("of the serving copy's marts.fct_engagements are deleted rows: written whole")
+    assert differences(warehouse, serving) == {}
+    stored, live = stored_and_live(serving, "marts.fct_engagements")
+    assert stored == live
