@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -239,7 +240,21 @@ def serve_dashboard(warehouse: Path, host: str, port: int, coordinator_access: b
         env["REFLOOP_COORDINATOR_ACCESS"] = "1"
         print("coordinator access: the patient-level referral queue page is on")
     print(f"dashboards: http://{host}:{port}  (reading {serving}; Ctrl+C to stop)")
-    return subprocess.call(dashboard_command(warehouse, host, port), env=env)
+    server = subprocess.Popen(dashboard_command(warehouse, host, port), env=env)
+
+    def stop(_signum, _frame) -> None:
+        # a service manager's SIGTERM reaches this process only: stop the server with it
+        server.terminate()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        while True:
+            try:
+                return server.wait()
+            except KeyboardInterrupt:      # Ctrl+C reaches the server too; wait for it to finish
+                server.terminate()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

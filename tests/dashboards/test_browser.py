@@ -31,12 +31,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(built_warehouse):
-    port = free_port()
+def start_dashboard(warehouse, port: int, *options: str) -> tuple[subprocess.Popen, str]:
+    """`refloop dashboard` on `port`, once it answers its health check."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "dashboard", "--warehouse", str(built_warehouse.warehouse),
-         "--port", str(port), "--coordinator-access"],
+        [sys.executable, "-m", "pipelines.cli", "dashboard", "--warehouse", str(warehouse),
+         "--port", str(port), *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ},
     )
     url = f"http://127.0.0.1:{port}"
@@ -45,15 +44,37 @@ def server(built_warehouse):
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return process, url
         except OSError:
             time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail(f"the dashboard did not start: {process.stdout.read().decode()[-2000:]}")
+    process.kill()
+    pytest.fail(f"the dashboard did not start: {process.stdout.read().decode()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(built_warehouse):
+    process, url = start_dashboard(built_warehouse.warehouse, free_port(), "--coordinator-access")
     yield url
     process.terminate()
     process.wait(timeout=30)
+
+
+def test_stopping_the_dashboard_command_stops_its_server(built_warehouse):
+    """SIGTERM to `refloop dashboard` (what a service manager or a test sends)
+    stops the Streamlit server it started: nothing answers on the port after."""
+    port = free_port()
+    process, _ = start_dashboard(built_warehouse.warehouse, port)
+    process.terminate()
+    assert process.wait(timeout=30) is not None
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                pass
+        except OSError:
+            break
+        assert time.monotonic() < deadline, f"a server still answers on port {port}"
+        time.sleep(0.2)
 
 
 def test_every_page_loads_in_chromium_without_errors(server):
