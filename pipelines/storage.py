@@ -18,11 +18,10 @@ DELETED_SHARE = 0.20      # compact when a table's stored rows are more than thi
 ROW_GROUP_ROWS = 122_880  # smaller tables are left out: their deletes cost little either way
 
 
-def most_deleted(conn: duckdb.DuckDBPyConnection, schemas: Sequence[str],
-                 database: str | None = None) -> tuple[str | None, float]:
-    """The table of `schemas` (of `database`, default the connection's own)
-    with the largest share of deleted rows among those it stores, and that share."""
-    database = database or conn.execute("select current_database()").fetchone()[0]
+def most_deleted(conn: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> tuple[str | None, float]:
+    """The table of `schemas` (in the connection's database) with the largest
+    share of deleted rows among those it stores, and that share."""
+    database = conn.execute("select current_database()").fetchone()[0]
     worst, worst_share = None, 0.0
     for schema, table, stored in conn.execute(
             "select schema_name, table_name, estimated_size from duckdb_tables() "

@@ -314,7 +314,7 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
     # read by the profile (dbt_project/profiles.yml) as the build's max_vacuum_tasks
     os.environ["REFLOOP_VACUUM_TASKS"] = "100" if vacuum else "0"
     context.log.info(f"[dbt] {'full' if full_refresh else 'incremental'} build: {reason}")
-    if not full_refresh:
+    if config.target == "duckdb" and not full_refresh:
         context.log.info(f"[dbt] {vacuum_reason}")
     context.log.info(f"[dbt] {' '.join(args)}")
     target_path = DBT_PROJECT_DIR / "target" / f"refloop_dbt-{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}"
