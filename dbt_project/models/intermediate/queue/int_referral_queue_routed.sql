@@ -39,15 +39,26 @@ candidates as (
 ),
 
 ranked as (
-    {{ deduplicate('candidates', 'referral_id', 'zip_rank, no_slot_rank, next_free_slot_at, npi') }}
+    {#- the least (zip_rank, no_slot_rank, slot, npi) per referral; a slot is
+        never null where no_slot_rank is 0, and npi is unique: one winner -#}
+    select
+        referral_id,
+        min({{ named_struct([
+            ('zip_rank', 'zip_rank'),
+            ('no_slot_rank', 'no_slot_rank'),
+            ('slot_at', "coalesce(next_free_slot_at, cast('9999-12-31 00:00:00' as timestamp))"),
+            ('npi', 'npi'),
+        ]) }}) as best
+    from candidates
+    group by referral_id
 ),
 
 final as (
     select
         referral_id,
-        npi as recommended_npi,
-        next_free_slot_at as recommended_next_free_slot_at,
-        zip_rank = 0 as is_recommended_same_zip3
+        ranked.best.npi as recommended_npi,
+        case when ranked.best.no_slot_rank = 0 then ranked.best.slot_at end as recommended_next_free_slot_at,
+        ranked.best.zip_rank = 0 as is_recommended_same_zip3
     from ranked
 )
 

@@ -9,20 +9,32 @@ referrals as (
     select * from {{ ref('fct_referrals') }}
 ),
 
-final as (
+steps as (
     select
         created_month,
         specialty_group,
-        cast(count(*) as integer) as referrals,
+        count(*) as referrals,
         {%- for step in ['first_contact', 'schedule', 'visit', 'report'] %}
-        cast(count(days_to_{{ step }}) as integer) as referrals_with_{{ step }},
-        cast(round({{ percentile_cont('days_to_' ~ step, 0.5) }}, 2) as double) as median_days_to_{{ step }},
-        cast(round({{ percentile_cont('days_to_' ~ step, 0.9) }}, 2) as double) as p90_days_to_{{ step }}{{ ',' if not loop.last }}
+        count(days_to_{{ step }}) as referrals_with_{{ step }},
+        {{ percentiles_cont('days_to_' ~ step, [0.5, 0.9]) }} as days_to_{{ step }}_percentiles{{ ',' if not loop.last }}
         {%- endfor %}
     from referrals
     group by
         created_month,
         specialty_group
+),
+
+final as (
+    select
+        created_month,
+        specialty_group,
+        cast(referrals as integer) as referrals,
+        {%- for step in ['first_contact', 'schedule', 'visit', 'report'] %}
+        cast(referrals_with_{{ step }} as integer) as referrals_with_{{ step }},
+        cast(round({{ array_element('days_to_' ~ step ~ '_percentiles', 1) }}, 2) as double) as median_days_to_{{ step }},
+        cast(round({{ array_element('days_to_' ~ step ~ '_percentiles', 2) }}, 2) as double) as p90_days_to_{{ step }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from steps
 )
 
 select * from final

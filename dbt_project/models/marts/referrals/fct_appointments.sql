@@ -1,14 +1,22 @@
 {#- One row per booked appointment, with the referral it is attributed to
-    (docs/metrics.md, marts.fct_appointments). -#}
+    (docs/metrics.md, marts.fct_appointments).
+    Kept incrementally on DuckDB: a daily build computes the appointments of
+    the patients attributed again (int_care_evidence_attribution_scope) and
+    replaces those patients' rows, by patient_key
+    (int_care_evidence_scope_keys; macros/replace_scope.sql). -#}
+-- depends_on: {{ ref('int_care_evidence_scope_keys') }}, {{ ref('int_care_evidence_attribution_scope') }}
+{{ replace_scope_config('int_care_evidence_scope_keys', 'patient_key') }}
 with
 
 appointments as (
     select * from {{ ref('int_appointments_booked') }}
+    {{ in_scope('patient_id', 'int_care_evidence_attribution_scope') }}
 ),
 
 evidence as (
     select * from {{ ref('int_care_evidence_attributed') }}
     where evidence_type = 'appointment'
+    {{ in_scope('patient_id', 'int_care_evidence_attribution_scope', 'and') }}
 ),
 
 warehouse_key as (
