@@ -431,6 +431,18 @@ def _quality_line(row: dict) -> str:
     return line
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    from pipelines.defs.maintenance import compact_files
+
+    warehouse = Path(args.warehouse).resolve()
+    if not warehouse.exists():
+        raise UsageError(f"no warehouse at {warehouse}: build one first with `refloop run`")
+    started = time.perf_counter()
+    result = compact_files(warehouse, serving_path(warehouse))
+    print(f"compact: {result.summary()} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
 def cmd_quality(args: argparse.Namespace) -> int:
     from pipelines.defs.quality.store import latest_results, quality_path
 
@@ -543,6 +555,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=int, default=20,
                    help="concurrent dashboard sessions loading every page while a run writes (default 20; 0 skips)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("compact", help="rewrite the tables daily builds have left a fifth deleted rows "
+                                       "(the weekly compaction job, by hand)")
+    p.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="DuckDB warehouse file")
+    p.set_defaults(func=cmd_compact)
 
     p = sub.add_parser("quality", help="data-quality results of the latest run (exit 1 on any error)")
     p.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="warehouse file (its quality copy is read)")

@@ -8,6 +8,7 @@ from dagster import AssetSelection, Definitions, EnvVar, define_asset_job, in_pr
 
 from pipelines.defs.automation import daily_build_schedule, landing_folder_sensor
 from pipelines.defs.ingest.assets import landed_extracts
+from pipelines.defs.maintenance import compaction_job, weekly_compaction_schedule
 from pipelines.defs.publish.assets import published_warehouse
 from pipelines.defs.quality.assets import landed_quality_checks, mart_quality_checks
 from pipelines.defs.transform.dbt import DBT_EXECUTABLE, RefloopDbtCliResource, dbt_project, refloop_dbt
@@ -30,9 +31,9 @@ build_job = define_asset_job(
 defs = Definitions(
     assets=[landed_extracts, refloop_dbt, published_warehouse],
     asset_checks=[landed_quality_checks, mart_quality_checks],
-    jobs=[build_job],
+    jobs=[build_job, compaction_job],
     sensors=[landing_folder_sensor],
-    schedules=[daily_build_schedule],
+    schedules=[daily_build_schedule, weekly_compaction_schedule],
     resources={
         "warehouse": WarehouseResource(path=_setting("REFLOOP_WAREHOUSE", DEFAULT_WAREHOUSE)),
         "extracts": ExtractsResource(directory=_setting("REFLOOP_EXTRACTS", DEFAULT_EXTRACTS)),

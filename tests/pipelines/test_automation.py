@@ -1,17 +1,23 @@
-"""The landing-folder sensor and the daily schedule, evaluated by Dagster on
-real files."""
+"""The landing-folder sensor, the daily schedule and the weekly compaction,
+evaluated and run by Dagster on real files."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 
-from dagster import SensorResult, SkipReason, build_schedule_context, build_sensor_context
+import duckdb
+from dagster import DagsterInstance, SensorResult, SkipReason, build_schedule_context, build_sensor_context
 
+from pipelines import storage
 from pipelines.definitions import BUILD_JOB, defs
 from pipelines.defs.automation import SETTLE_SECONDS, daily_build_schedule, landing_folder_sensor
-from pipelines.resources import ExtractsResource
+from pipelines.paths import serving_path
+from pipelines.resources import ExtractsResource, WarehouseResource
 
 HEADER = "referral_id,patient_id,created_at,requested_specialty_code,status,updated_at\n"
 
@@ -89,3 +95,41 @@ def test_sensor_sees_fhir_hl7_and_cms_files_whatever_their_names(tmp_path):
         age(landing / name, SETTLE_SECONDS + 5)
     fired = evaluate(landing)
     assert isinstance(fired, SensorResult) and fired.run_requests[0].tags["refloop/files"] == "3"
+
+
+def stored_and_live(path, table):
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.execute(f"select (select estimated_size from duckdb_tables() where schema_name || '.' || "
+                            f"table_name = '{table}'), (select count(*) from {table})").fetchone()
+
+
+def test_the_weekly_compaction_job_rewrites_what_daily_builds_left_deleted(built_warehouse, tmp_path, monkeypatch):
+    schedule = defs.get_schedule_def("weekly_compaction")
+    assert schedule.job_name == "refloop_compaction" and schedule.cron_schedule == "0 4 * * 0"
+    warehouse = tmp_path / "refloop.duckdb"
+    shutil.copy(built_warehouse.warehouse, warehouse)
+    shutil.copy(serving_path(built_warehouse.warehouse), serving_path(warehouse))
+    for path in (warehouse, serving_path(warehouse)):
+        with duckdb.connect(str(path)) as conn:
+            conn.execute("set max_vacuum_tasks = 0")     # as a daily build leaves them
+            conn.execute("delete from marts.fct_engagements where hash(engagement_id) % 100 < 30")
+    stored, live = stored_and_live(warehouse, "marts.fct_engagements")
+    assert stored > live
+
+    monkeypatch.setattr(storage, "ROW_GROUP_ROWS", 1)     # the sample's tables are smaller than a row group
+    job = defs.resolve_job_def("refloop_compaction")
+    with DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(instance=instance, resources={"warehouse": WarehouseResource(path=str(warehouse))})
+        logged = [r.user_message for r in instance.all_logs(result.run_id) if "[compact]" in r.user_message]
+    assert result.success
+    assert stored_and_live(warehouse, "marts.fct_engagements") == (live, live)
+    assert stored_and_live(serving_path(warehouse), "marts.fct_engagements") == (live, live)
+    assert any("warehouse marts.fct_engagements (30% deleted rows)" in m for m in logged), logged
+
+    # by hand: the sample's tables are all under a row group, so there is nothing to do
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "compact", "--warehouse", str(warehouse)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "compact: nothing to do: no table is more than 20% deleted rows" in done.stdout
+    missing = subprocess.run([sys.executable, "-m", "pipelines.cli", "compact", "--warehouse", str(tmp_path / "no.duckdb")],
+                             capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "no warehouse at" in missing.stderr

@@ -2,8 +2,9 @@
 build takes this build's changes (the rows of the keys in scope, the rows
 appended) and the other marts are copied; a copy that is not the previous
 build's, that the changes leave unequal in size to the warehouse, or that
-has become a fifth deleted rows, is written whole. And the deleted rows
-both files keep stored until a compaction (pipelines/storage.py). The daily
+has become half deleted rows, is written whole. And the deleted rows both
+files keep stored until the weekly compaction rewrites the tables a fifth
+deleted rows (pipelines/storage.py, pipelines/defs/maintenance.py). The daily
 build's copy equal to its warehouse row for row is in
 tests/dbt/test_incremental.py."""
 
@@ -15,6 +16,7 @@ import duckdb
 import pytest
 
 from pipelines import storage
+from pipelines.defs.maintenance import compact_files
 from pipelines.defs.publish.assets import mart_deltas
 from pipelines.defs.publish.publish import Delta, publish
 from pipelines.defs.transform.dbt import dbt_project, ensure_manifest, plan_vacuum
@@ -37,8 +39,11 @@ def next_build(warehouse, run_id: str, scope: list[str]) -> None:
                      "'new versions merge into the version layer', vars, project_checksum, landed_checks "
                      "from raw._builds order by started_at desc limit 1", [run_id])
         conn.execute("delete from intermediate.int_referral_scope")
+        conn.execute("delete from intermediate.int_care_evidence_scope_keys")
         for referral in scope:
             conn.execute("insert into intermediate.int_referral_scope values (?)", [referral])
+            conn.execute("insert into intermediate.int_care_evidence_scope_keys "
+                         "select patient_key from marts.fct_referrals where referral_id = ?", [referral])
         conn.execute("insert into marts.referral_queue_history select now()::timestamp, * exclude (built_at) "
                      "from marts.referral_queue_history where built_at = "
                      "(select max(built_at) from marts.referral_queue_history)")
@@ -74,6 +79,7 @@ def test_the_marts_kept_incrementally_are_named_with_their_scope_or_watermark():
     deltas = mart_deltas(ensure_manifest(dbt_project))
     scoped = Delta(scope="intermediate.int_referral_scope", key="referral_id")
     assert deltas == {"fct_referrals": scoped, "fct_referral_outreach": scoped, "fct_engagements": scoped,
+                      "fct_appointments": Delta(scope="intermediate.int_care_evidence_scope_keys", key="patient_key"),
                       "referral_queue_history": Delta(watermark="built_at")}
 
 
@@ -88,6 +94,9 @@ def test_an_incremental_build_is_published_as_its_changes(copies):
             "select referral_id from marts.fct_referrals order by referral_id limit 2").fetchall()]
         snapshot = conn.execute("select count(*) from marts.referral_queue_history where built_at = "
                                 "(select max(built_at) from marts.referral_queue_history)").fetchone()[0]
+        appointments = conn.execute("select count(*) from marts.fct_appointments where patient_key = "
+                                    "(select patient_key from marts.fct_referrals where referral_id = ?)",
+                                    [inside]).fetchone()[0]
     next_build(warehouse, "next", [inside])
     with duckdb.connect(str(warehouse)) as conn:
         # the build changed the referral in its scope; the other, changed by hand,
@@ -100,6 +109,7 @@ def test_an_incremental_build_is_published_as_its_changes(copies):
     assert (published.mode, published.reason) == ("changes", "the previous build's copy takes this build's changes")
     assert published.changed == {"marts.fct_referrals": 1, "marts.fct_referral_outreach": 1,
                                  "marts.fct_engagements": published.changed["marts.fct_engagements"],
+                                 "marts.fct_appointments": appointments,    # the patient's, by patient_key
                                  "marts.referral_queue_history": snapshot}
     assert outcomes(serving, [inside, outside])[inside] == "changed"
     assert outcomes(serving, [inside, outside])[outside] != "changed"
@@ -168,28 +178,70 @@ def test_rows_deleted_without_a_vacuum_stay_stored_until_one_compacts(tmp_path):
     assert stored_and_live(path, "marts.t")[0] < stored
 
 
-def test_a_build_compacts_when_a_table_is_a_fifth_deleted_rows(copies, monkeypatch):
+def test_a_build_compacts_only_when_a_table_is_half_deleted_rows(copies, monkeypatch):
     warehouse, _ = copies
     monkeypatch.setattr(storage, "ROW_GROUP_ROWS", 1)     # the sample's tables are smaller than a row group
     with duckdb.connect(str(warehouse)) as conn:
         assert plan_vacuum(conn, full_refresh=True) == (True, "full build")
         vacuum, reason = plan_vacuum(conn, full_refresh=False)
-    assert not vacuum and reason.startswith("rows this build deletes stay stored until a table is 20% deleted rows")
-    delete_share(warehouse, "intermediate.int_referral_outcomes_assigned", 0.3)
+    assert not vacuum and reason.startswith("rows this build deletes stay stored until the weekly compaction")
+    delete_share(warehouse, "intermediate.int_referral_outcomes_assigned", 0.3)     # the compaction job's work
+    with duckdb.connect(str(warehouse)) as conn:
+        assert not plan_vacuum(conn, full_refresh=False)[0]
+    delete_share(warehouse, "intermediate.int_referral_outcomes_assigned", 0.6)
     with duckdb.connect(str(warehouse)) as conn:
         vacuum, reason = plan_vacuum(conn, full_refresh=False)
     assert vacuum
-    assert reason.endswith("of intermediate.int_referral_outcomes_assigned's stored rows are deleted ones: "
-                           "this build compacts the tables")
+    assert reason.endswith("of intermediate.int_referral_outcomes_assigned's stored rows are deleted ones "
+                           "(is the compaction job running?): this build compacts the tables")
 
 
-def test_a_serving_copy_a_fifth_deleted_rows_is_written_whole(copies, monkeypatch):
+def test_the_compaction_job_rewrites_the_tables_a_fifth_deleted_rows(copies, monkeypatch):
     warehouse, serving = copies
     monkeypatch.setattr(storage, "ROW_GROUP_ROWS", 1)
     deltas = mart_deltas(ensure_manifest(dbt_project))
     next_build(warehouse, "next", [])
     assert publish(warehouse, serving, "next", deltas).mode == "changes"
-    delete_share(serving, "marts.fct_engagements", 0.3)
+    for path in (warehouse, serving):     # as builds and the changes they publish would leave them
+        delete_share(path, "marts.fct_referrals", 0.3)
+        delete_share(path, "marts.fct_referral_outreach", 0.1)
+    delete_share(serving, "marts.fct_engagements", 0.3)     # and one the serving copy alone has lost
+    live = {table: stored_and_live(warehouse, table)[1] for table in ("marts.fct_referrals", "marts.fct_referral_outreach")}
+    with duckdb.connect(str(serving), read_only=True) as conn:
+        kept = conn.execute("select * from marts.fct_engagements order by all").fetchall()
+    definition = "select sql from duckdb_tables() where schema_name = 'marts' and table_name = 'fct_referrals'"
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        defined = conn.execute(definition).fetchone()[0]
+
+    result = compact_files(warehouse, serving)
+    assert set(result.warehouse) == {"marts.fct_referrals"}
+    assert set(result.serving) == {"marts.fct_referrals", "marts.fct_engagements"}
+    assert stored_and_live(warehouse, "marts.fct_referrals") == (live["marts.fct_referrals"],) * 2
+    stored, still = stored_and_live(warehouse, "marts.fct_referral_outreach")     # under a fifth: left as it was
+    assert still == live["marts.fct_referral_outreach"] and stored > still
+    assert len(set(stored_and_live(serving, "marts.fct_engagements"))) == 1
+    with duckdb.connect(str(serving), read_only=True) as conn:
+        assert conn.execute("select * from marts.fct_engagements order by all").fetchall() == kept
+    with duckdb.connect(str(warehouse), read_only=True) as conn:     # the table keeps its definition
+        assert conn.execute(definition).fetchone()[0] == defined
+    # the compacted copy still names the build it holds: the next build applies its changes, and
+    # finds the rows the copy alone lost
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        engagements = conn.execute("select count(*) from marts.fct_engagements").fetchone()[0]
+    next_build(warehouse, "after", [])
+    after = publish(warehouse, serving, "after", deltas)
+    assert (after.mode, after.reason) == ("full", "the changes did not apply (marts.fct_engagements has "
+                                              f"{len(kept):,} rows, the warehouse {engagements:,}): written whole")
+    assert compact_files(warehouse, serving).summary() == "nothing to do: no table is more than 20% deleted rows"
+
+
+def test_a_serving_copy_half_deleted_rows_is_written_whole(copies, monkeypatch):
+    warehouse, serving = copies
+    monkeypatch.setattr(storage, "ROW_GROUP_ROWS", 1)
+    deltas = mart_deltas(ensure_manifest(dbt_project))
+    next_build(warehouse, "next", [])
+    assert publish(warehouse, serving, "next", deltas).mode == "changes"
+    delete_share(serving, "marts.fct_engagements", 0.6)
     next_build(warehouse, "after", [])
     published = publish(warehouse, serving, "after", deltas)
     assert published.mode == "full"

@@ -8,8 +8,9 @@ it holds exactly what the build before this one published, the marts that
 build kept incrementally take the same change the build made (the rows of
 the keys in the build's scope, or the rows appended), and every other mart is
 copied. A full copy is written otherwise, and when the copy has grown past
-a fifth deleted rows in one of its tables from the changes it took
-(pipelines/storage.py, docs/deploy.md)."""
+half deleted rows in one of its tables from the changes it took; the weekly
+compaction job keeps it below that (`compact_serving`; pipelines/storage.py,
+docs/deploy.md)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.storage import DELETED_SHARE, most_deleted
+from pipelines.storage import BACKSTOP_SHARE, DELETED_SHARE, compact, deleted_shares, most_deleted
 
 PUBLISHED_SCHEMAS = ("marts",)
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def _plan(warehouse: Path, serving: Path, deltas: Mapping[str, Delta]) -> tuple[
         return "full", f"the latest build was {'full' if full_refresh else 'on ' + target}", build
     if len(builds) < 2 or published["build"] != builds[1][:2]:
         return "full", "the serving copy is not the previous build's", build
-    if published["deleted_share"] > DELETED_SHARE:
+    if published["deleted_share"] > BACKSTOP_SHARE:
         return "full", (f"{published['deleted_share']:.0%} of the serving copy's {published['most_deleted']} "
                         "are deleted rows: written whole"), build
     return "changes", "the previous build's copy takes this build's changes", build
@@ -214,3 +215,25 @@ def _apply(conn: duckdb.DuckDBPyConnection, schema: str, table: str, delta: Delt
                             f"(select max({column}) from {target}) or not exists (select 1 from {target})"
                             ).fetchone()[0]
     raise _Fallback(f"{schema}.{table} names no scope and no watermark")
+
+
+def compact_serving(serving: Path, threshold: float = DELETED_SHARE) -> dict[str, float]:
+    """Rewrite the serving copy's tables past `threshold` deleted rows
+    (pipelines/storage.py): in a staging copy that then replaces it, as a
+    publication does, so readers see the old copy or the compacted one. It
+    holds the same build, so the next build's changes still apply to it.
+    Returns {table: share of deleted rows it had}; nothing is written when no
+    table is past the threshold."""
+    if not serving.exists():
+        return {}
+    with duckdb.connect(str(serving), read_only=True) as conn:
+        if not any(share > threshold for share in deleted_shares(conn, PUBLISHED_SCHEMAS).values()):
+            return {}
+    staging = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
+    shutil.copyfile(serving, staging)
+    try:
+        rewritten = compact(staging, PUBLISHED_SCHEMAS, threshold)
+        os.replace(staging, serving)
+    finally:
+        staging.unlink(missing_ok=True)
+    return rewritten

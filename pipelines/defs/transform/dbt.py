@@ -30,7 +30,7 @@ from pipelines.defs.quality.store import dbt_test_rows, publish_quality, write_d
 from pipelines.defs.transform import spark
 from pipelines.paths import DBT_PROJECT_DIR
 from pipelines.resources import WarehouseResource
-from pipelines.storage import DELETED_SHARE, most_deleted
+from pipelines.storage import BACKSTOP_SHARE, most_deleted
 
 # The dbt of this environment (the venv's), whatever is first on PATH.
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
@@ -191,17 +191,19 @@ def plan_build(conn: duckdb.DuckDBPyConnection, target: str, vars_json: str, che
 def plan_vacuum(conn: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool, str]:
     """Whether this build's checkpoints compact the tables (DuckDB's vacuum;
     pipelines/storage.py). An incremental build leaves the rows it deletes
-    stored until a fifth of one intermediate or mart table's stored rows are
-    deleted ones (`marts.fct_referrals`, 2.7% a day at a million referrals,
-    gets there in about eight daily builds); that build compacts every table.
-    A full build writes its tables anew, and compacts what it keeps."""
+    stored (`marts.fct_referrals` loses 2.7% a day at a million referrals):
+    the weekly compaction job rewrites the tables that have become a fifth
+    deleted rows. Should it not run, a build compacts every table once one
+    intermediate or mart table is half deleted rows. A full build writes its
+    tables anew, and compacts what it keeps."""
     if full_refresh:
         return True, "full build"
     worst, share = most_deleted(conn, ("intermediate", "marts"))
-    if share > DELETED_SHARE:
-        return True, f"{share:.0%} of {worst}'s stored rows are deleted ones: this build compacts the tables"
+    if share > BACKSTOP_SHARE:
+        return True, (f"{share:.0%} of {worst}'s stored rows are deleted ones (is the compaction job running?): "
+                      "this build compacts the tables")
     most = f" (most: {worst}, {share:.1%})" if worst else ""
-    return False, f"rows this build deletes stay stored until a table is {DELETED_SHARE:.0%} deleted rows{most}"
+    return False, f"rows this build deletes stay stored until the weekly compaction{most}"
 
 
 def reuse_parse(target_path: Path, warehouse: Path, target: str, vacuum_tasks: str = "") -> Path:
