@@ -196,12 +196,19 @@ def test_a_build_compacts_only_when_a_table_is_half_deleted_rows(copies, monkeyp
                            "(is the compaction job running?): this build compacts the tables")
 
 
-def test_the_compaction_job_rewrites_the_tables_a_fifth_deleted_rows(copies, monkeypatch):
-    warehouse, serving = copies
+def published_as_changes(warehouse, serving, monkeypatch) -> dict[str, Delta]:
+    """A next build published as its changes, with every table counted in
+    deleted shares (the sample's are smaller than a row group)."""
     monkeypatch.setattr(storage, "ROW_GROUP_ROWS", 1)
     deltas = mart_deltas(ensure_manifest(dbt_project))
     next_build(warehouse, "next", [])
     assert publish(warehouse, serving, "next", deltas).mode == "changes"
+    return deltas
+
+
+def test_the_compaction_job_rewrites_the_tables_a_fifth_deleted_rows(copies, monkeypatch):
+    warehouse, serving = copies
+    deltas = published_as_changes(warehouse, serving, monkeypatch)
     for path in (warehouse, serving):     # as builds and the changes they publish would leave them
         delete_share(path, "marts.fct_referrals", 0.3)
         delete_share(path, "marts.fct_referral_outreach", 0.1)
@@ -237,10 +244,7 @@ def test_the_compaction_job_rewrites_the_tables_a_fifth_deleted_rows(copies, mon
 
 def test_a_serving_copy_half_deleted_rows_is_written_whole(copies, monkeypatch):
     warehouse, serving = copies
-    monkeypatch.setattr(storage, "ROW_GROUP_ROWS", 1)
-    deltas = mart_deltas(ensure_manifest(dbt_project))
-    next_build(warehouse, "next", [])
-    assert publish(warehouse, serving, "next", deltas).mode == "changes"
+    deltas = published_as_changes(warehouse, serving, monkeypatch)
     delete_share(serving, "marts.fct_engagements", 0.6)
     next_build(warehouse, "after", [])
     published = publish(warehouse, serving, "after", deltas)
