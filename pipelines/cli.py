@@ -435,10 +435,11 @@ def cmd_compact(args: argparse.Namespace) -> int:
     from pipelines.defs.maintenance import compact_files
 
     warehouse = Path(args.warehouse).resolve()
-    if not warehouse.exists():
-        raise UsageError(f"no warehouse at {warehouse}: build one first with `refloop run`")
     started = time.perf_counter()
-    result = compact_files(warehouse, serving_path(warehouse))
+    try:
+        result = compact_files(warehouse, serving_path(warehouse))
+    except FileNotFoundError as missing:
+        raise UsageError(str(missing)) from None
     print(f"compact: {result.summary()} in {time.perf_counter() - started:.1f} s")
     return 0
 

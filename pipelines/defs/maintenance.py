@@ -5,7 +5,6 @@ in would cost it seconds every day. This job rewrites the tables that have
 become a fifth deleted rows. It takes the warehouse pool, so it never runs
 beside a build. `refloop compact` does the same by hand."""
 
-
 import os
 from dataclasses import dataclass
 from pathlib import Path

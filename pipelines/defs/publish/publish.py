@@ -108,11 +108,16 @@ def _plan(warehouse: Path, serving: Path, deltas: Mapping[str, Delta]) -> tuple[
     return "changes", "the previous build's copy takes this build's changes", build
 
 
+def _staging(serving: Path) -> Path:
+    """Where a new serving copy is written before it replaces the old one."""
+    return serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
+
+
 def publish(warehouse: Path, serving: Path, run_id: str, deltas: Mapping[str, Delta] | None = None) -> Publication:
     """Publish the marts of `warehouse` to `serving`. `deltas`: the marts an
     incremental build keeps incrementally, by table name (see module doc)."""
     serving.parent.mkdir(parents=True, exist_ok=True)
-    staging = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
+    staging = _staging(serving)
     staging.unlink(missing_ok=True)
     mode, reason, build = _plan(warehouse, serving, deltas or {})
     if mode == "changes":
@@ -229,7 +234,7 @@ def compact_serving(serving: Path, threshold: float = DELETED_SHARE) -> dict[str
     with duckdb.connect(str(serving), read_only=True) as conn:
         if not any(share > threshold for share in deleted_shares(conn, PUBLISHED_SCHEMAS).values()):
             return {}
-    staging = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
+    staging = _staging(serving)
     shutil.copyfile(serving, staging)
     try:
         rewritten = compact(staging, PUBLISHED_SCHEMAS, threshold)
