@@ -114,6 +114,18 @@ def run_pipeline(
     full_refresh: bool = False,
 ) -> RunSummary:
     """Run the Dagster build job in-process: ingest, dbt build, publish."""
+    from pipelines.defs.quality.suites import start_worker, stop_worker
+
+    # first, so the checks' process imports Great Expectations while this one loads Dagster
+    start_worker()
+    try:
+        return _run_pipeline(extracts, warehouse, dbt_vars, quiet, target, full_refresh)
+    finally:
+        stop_worker()
+
+
+def _run_pipeline(extracts: Path, warehouse: Path, dbt_vars: dict[str, str] | None, quiet: bool, target: str,
+                  full_refresh: bool) -> RunSummary:
     os.environ["REFLOOP_EXTRACTS"] = str(extracts.resolve())
     os.environ["REFLOOP_WAREHOUSE"] = str(warehouse.resolve())
     from dagster import AssetKey, DagsterInstance

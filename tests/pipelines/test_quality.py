@@ -133,6 +133,43 @@ def test_each_seeded_defect_is_caught_as_a_warning_and_the_build_still_publishes
     assert not any("MRN" in s for r in failing.values() for s in r["failing_sample"])
 
 
+WORKER_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+from pipelines.defs.quality import suites
+from pipelines.defs.quality.checks import landed_checks
+warehouse = Path(sys.argv[1])
+assert "great_expectations" not in sys.modules
+started = suites.start_worker()
+there = suites.validate(warehouse, landed_checks())
+# the import happened in the checks' process, not in this one
+imported_here = "great_expectations" in sys.modules
+process = next(iter(suites._worker._processes.values()))
+suites.stop_worker()
+here = suites.run_checks(warehouse, landed_checks())
+print(json.dumps({"started": started, "imported_here": imported_here, "worker_alive": process.is_alive(),
+                  "there": suites.to_json(there), "here": suites.to_json(here),
+                  "samples_there": [r.sample for r in there], "samples_here": [r.sample for r in here]}))
+"""
+
+
+def test_the_checks_process_judges_as_this_one_would(dirty_warehouse, tmp_path):
+    """A run validates in a process of its own (started as the run begins, so
+    Great Expectations is imported beside ingest): the same results, failing
+    samples included, as validating in the run's own process; the process
+    ends with the run."""
+    warehouse = tmp_path / "dirty.duckdb"
+    shutil.copy(dirty_warehouse.warehouse, warehouse)
+    proc = subprocess.run([sys.executable, "-c", WORKER_SCRIPT, str(warehouse)], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[2], check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["started"] and not out["imported_here"] and not out["worker_alive"]
+    assert out["there"] == out["here"]
+    assert out["samples_there"] == out["samples_here"]
+    assert any(not r["passed"] for r in json.loads(out["there"]))   # the seeded defects fail in both
+
+
 def test_an_error_stops_publication_and_the_previous_copy_keeps_serving(small_clean_built, tmp_path):
     landing = tmp_path / "landing"
     shutil.copytree(small_clean_built.extracts, landing)

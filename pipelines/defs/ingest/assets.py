@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, Failure, Materia
 
 from pipelines.contract import ENTITIES
 from pipelines.defs.ingest.loader import LOADED, REJECTED, load_directory
+from pipelines.defs.quality.suites import start_worker
 from pipelines.resources import ExtractsResource, WarehouseResource
 
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -41,6 +42,8 @@ def landed_extracts(
     context: AssetExecutionContext, warehouse: WarehouseResource, extracts: ExtractsResource
 ):
     """Load every new or changed file of the landing folder into `raw.*`."""
+    # the landed checks come next: their process imports Great Expectations meanwhile
+    start_worker()
     directory = extracts.path
     if not directory.is_dir():
         raise Failure(f"extracts folder not found: {directory} (pass --extracts DIR or set REFLOOP_EXTRACTS)")

@@ -26,7 +26,7 @@ from dagster import (
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
 from pipelines.defs.quality.checks import ERROR, Check, checks_fingerprint, landed_checks, mart_checks
 from pipelines.defs.quality.store import LANDED, MARTS, publish_quality, write_results
-from pipelines.defs.quality.suites import CheckResult, run_checks
+from pipelines.defs.quality.suites import CheckResult, validate
 from pipelines.resources import WarehouseResource
 
 
@@ -72,7 +72,7 @@ def _run_stage(context: AssetCheckExecutionContext, warehouse: WarehouseResource
                checks: Sequence[Check], since: datetime | None = None) -> Iterator[AssetCheckResult]:
     scope = f", row checks on the rows landed since {since:%Y-%m-%d %H:%M:%S}" if since else ""
     context.log.info(f"[quality] {stage}: {len(checks)} checks (Great Expectations on DuckDB{scope})")
-    results = run_checks(warehouse.file, checks, since=since)
+    results = validate(warehouse.file, checks, since=since)
     with warehouse.connect() as conn:
         write_results(conn, context.run.run_id, stage, results)
     publish_quality(warehouse.file)

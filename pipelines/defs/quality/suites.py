@@ -17,10 +17,15 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
+import sys
+import threading
 import weakref
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -268,6 +273,7 @@ def run_checks(warehouse: Path, checks: Sequence[Check], data_docs: Path | None 
                 expectations = [c for c in table_checks if c.sql is None]
                 rules = [c for c in table_checks if c.sql is not None]
                 index_columns = _index_columns(expectations)
+                loaded = None
                 summary: dict = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
                 if index_columns:
                     summary["unexpected_index_column_names"] = index_columns
@@ -278,13 +284,22 @@ def run_checks(warehouse: Path, checks: Sequence[Check], data_docs: Path | None 
                 ):
                     if not suite_checks:
                         continue
-                    # built whole, then stored once (adding to a stored suite re-saves it each time)
-                    suite = context.suites.add_or_update(gx.ExpectationSuite(
-                        name=suite_name, expectations=[_expectation(check) for check in suite_checks]))
-                    validation = context.validation_definitions.add_or_update(
-                        gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
-                    )
-                    outcome = validation.run(result_format=result_format)
+                    suite = gx.ExpectationSuite(
+                        name=suite_name, expectations=[_expectation(check) for check in suite_checks])
+                    if data_docs is None:
+                        # validated on the batch directly: nothing is stored (storing each suite
+                        # and validation definition in GX's stores cost a third of the checks' time)
+                        if loaded is None:
+                            loaded = batch.get_batch()
+                        outcome = loaded.validate(suite, result_format=result_format)
+                    else:
+                        # built whole, then stored once (adding to a stored suite re-saves it each
+                        # time); Data Docs are built from the stored validation results
+                        suite = context.suites.add_or_update(suite)
+                        validation = context.validation_definitions.add_or_update(
+                            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+                        )
+                        outcome = validation.run(result_format=result_format)
                     by_name = {r.expectation_config.description: r for r in outcome.results}
                     for check in suite_checks:
                         results.append(_to_result(check, by_name[check.name], counts[(table, new_since)]))
@@ -294,6 +309,58 @@ def run_checks(warehouse: Path, checks: Sequence[Check], data_docs: Path | None 
             source.get_engine().dispose()
             _close_gx_connections()
     return results
+
+
+# A process of its own for the checks, started as a run begins (`start_worker`):
+# importing Great Expectations takes about 3 s (it pulls in SciPy and Altair),
+# which it then spends beside the run's start-up and ingest, on the other core,
+# instead of in the landed checks' step. A thread would not do: the import
+# holds the interpreter lock the run's own Python needs.
+_WORKER_LOCK = threading.Lock()
+_worker: ProcessPoolExecutor | None = None
+
+
+def _import_great_expectations() -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations  # noqa: F401
+
+
+def start_worker() -> bool:
+    """Start the checks' process and its Great Expectations import, unless
+    it runs or this process has imported Great Expectations already (then
+    checks run here, at no import cost). Returns whether one was started."""
+    global _worker
+    with _WORKER_LOCK:
+        if _worker is not None or "great_expectations" in sys.modules:
+            return False
+        _worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_import_great_expectations)
+        _worker.submit(int)   # the executor starts its process on the first task
+        return True
+
+
+def stop_worker() -> None:
+    """End the checks' process (a run's end; also at interpreter exit)."""
+    global _worker
+    with _WORKER_LOCK:
+        worker, _worker = _worker, None
+    if worker is not None:
+        worker.shutdown(wait=True, cancel_futures=True)
+
+
+def validate(warehouse: Path, checks: Sequence[Check], since: datetime | None = None) -> list[CheckResult]:
+    """`run_checks` in the checks' process when one was started, else here.
+    The warehouse file is free meanwhile: this process holds no connection
+    while the other one validates."""
+    with _WORKER_LOCK:
+        worker = _worker
+    if worker is not None:
+        try:
+            return worker.submit(run_checks, warehouse, list(checks), since=since).result()
+        except BrokenProcessPool:
+            log.warning("the checks' process ended unexpectedly: running the checks in this process")
+            stop_worker()
+    return run_checks(warehouse, checks, since=since)
 
 
 def _close_gx_connections() -> None:
