@@ -2,13 +2,15 @@
     calendar date of any `updated_at` of loaded rows of referrals,
     appointments and claims, all versions. With `landed_through`, of the rows
     landed by then: the date an earlier build derived. A query with one
-    column, `data_as_of_date`. -#}
+    column, `data_as_of_date`. Reads the landed tables themselves: staging
+    passes `updated_at` through unchanged, and its joins (specialty groups)
+    would cost a scan of every landed claim line each time. -#}
 {% macro data_as_of_date(landed_through=none) -%}
     select max(cast(updated_at as date)) as data_as_of_date
     from (
         {%- for entity in ['referrals', 'appointments', 'claims'] %}
-        select updated_at from {{ ref('stg_extracts__' ~ entity) }}
-        {%- if landed_through is not none %} where loaded_at <= {{ landed_through }}{% endif %}
+        select updated_at from {{ source('raw', entity) }}
+        {%- if landed_through is not none %} where _loaded_at <= {{ landed_through }}{% endif %}
         {{- ' union all' if not loop.last }}
         {%- endfor %}
     ) as versions

@@ -46,9 +46,9 @@ patients as (
     select patient_id from {{ previous }}
 ),
 {%- else -%}
-previous as (
-    select * from {{ previous }}
-),
+{#- The evidence and attributed tables are read where they are used, not
+    through CTEs: a CTE used twice is materialized whole (5 million rows at a
+    million referrals) before any filter applies. -#}
 
 {#- Dates whose standing moved with T: after_date < d <= through_date. -#}
 moved as (
@@ -60,7 +60,7 @@ rewritten_evidence as (
         networked.evidence_type,
         networked.evidence_id,
         networked.patient_id
-    from networked
+    from {{ ref('int_care_evidence_networked') }} as networked
     cross join moved
     where networked._built_at > {{ built }}
         or (networked.evidence_date > moved.after_date and networked.evidence_date <= moved.through_date)
@@ -80,19 +80,19 @@ changed_referrals as (
 patients as (
     select patient_id from rewritten_evidence
     union
-    select patient_id
-    from previous
-    where (evidence_type, evidence_id) in (select evidence_type, evidence_id from rewritten_evidence)
+    select previous.patient_id
+    from {{ previous }} as previous
+    where (previous.evidence_type, previous.evidence_id) in (select evidence_type, evidence_id from rewritten_evidence)
     union
     select patient_id from changed_referrals
     union
     select networked.patient_id
-    from networked
+    from {{ ref('int_care_evidence_networked') }} as networked
     inner join changed_referrals
         on networked.referral_id = changed_referrals.referral_id
     union
     select previous.patient_id
-    from previous
+    from {{ previous }} as previous
     inner join changed_referrals
         on previous.attributed_referral_id = changed_referrals.referral_id
 ),

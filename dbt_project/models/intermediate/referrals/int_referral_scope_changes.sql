@@ -58,17 +58,16 @@ scope as (
     select referral_id from referrals
 ),
 {%- else -%}
-previous as (
-    select * from {{ previous }}
-),
-
+{#- The referrals and attributed tables are read where they are used, not
+    through the CTEs above: a CTE used more than once is materialized whole
+    before any filter applies. -#}
 moved as (
     {{ as_of_dates_moved(landed) }}
 ),
 
 changed_referrals as (
     select referral_id
-    from referrals
+    from {{ ref('int_referrals_deduplicated') }} as referrals
     where loaded_at > {{ landed }}
 ),
 
@@ -80,7 +79,7 @@ dated_referrals as (
         referrals.patient_id,
         cast(referrals.created_at as date) > moved.after_date
             and cast(referrals.created_at as date) <= moved.through_date as became_eligible
-    from referrals
+    from {{ ref('int_referrals_deduplicated') }} as referrals
     cross join moved
     cross join parameters
     where (cast(referrals.created_at as date) > moved.after_date
@@ -100,11 +99,11 @@ changed_patients as (
 
 evidence_referrals as (
     select previous.attributed_referral_id as referral_id
-    from previous
+    from {{ previous }} as previous
     where previous.patient_id in (select patient_id from attribution_scope)
     union
     select previous.attributed_referral_id as referral_id
-    from previous
+    from {{ previous }} as previous
     cross join moved
     where previous.evidence_date >= moved.after_date and previous.evidence_date <= moved.through_date
 ),
@@ -112,11 +111,11 @@ evidence_referrals as (
 outreach_referrals as (
     select referral_id
     from {{ ref('stg_extracts__engagements') }}
-    where engagement_id in (select engagement_id from engagements where loaded_at > {{ landed }})
+    where engagement_id in (select engagement_id from {{ ref('int_engagements_deduplicated') }} where loaded_at > {{ landed }})
     union
     select referral_id
     from {{ ref('stg_extracts__referral_events') }}
-    where event_id in (select event_id from events where loaded_at > {{ landed }})
+    where event_id in (select event_id from {{ ref('int_referral_events_deduplicated') }} where loaded_at > {{ landed }})
 ),
 
 first_files as (
@@ -132,13 +131,13 @@ scope as (
     union
     select referral_id from dated_referrals
     union
-    select referral_id from referrals where patient_id in (select patient_id from changed_patients)
+    select referrals.referral_id from {{ ref('int_referrals_deduplicated') }} as referrals where patient_id in (select patient_id from changed_patients)
     union
     select referral_id from evidence_referrals
     union
     select referral_id from outreach_referrals
     union
-    select referral_id from referrals where exists (select 1 from first_files)
+    select referrals.referral_id from {{ ref('int_referrals_deduplicated') }} as referrals where exists (select 1 from first_files)
 ),
 {%- endif %}
 
