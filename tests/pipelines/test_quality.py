@@ -137,16 +137,19 @@ WORKER_SCRIPT = r"""
 import json, sys
 from pathlib import Path
 from pipelines.defs.quality import suites
-from pipelines.defs.quality.checks import landed_checks
+from pipelines.defs.quality.checks import FRESHNESS, landed_checks
 warehouse = Path(sys.argv[1])
+# two tables' checks, with failing rows among them; freshness is left out (its
+# observed value is the hours since the newest load, which moves between the two)
+checks = [c for c in landed_checks() if c.table in ("raw.referrals", "raw.claims") and c.family != FRESHNESS]
 assert "great_expectations" not in sys.modules
 started = suites.start_worker()
-there = suites.validate(warehouse, landed_checks())
+there = suites.validate(warehouse, checks)
 # the import happened in the checks' process, not in this one
 imported_here = "great_expectations" in sys.modules
 process = next(iter(suites._worker._processes.values()))
 suites.stop_worker()
-here = suites.run_checks(warehouse, landed_checks())
+here = suites.run_checks(warehouse, checks)
 print(json.dumps({"started": started, "imported_here": imported_here, "worker_alive": process.is_alive(),
                   "there": suites.to_json(there), "here": suites.to_json(here),
                   "samples_there": [r.sample for r in there], "samples_here": [r.sample for r in here]}))

@@ -340,7 +340,8 @@ def start_worker() -> bool:
 
 
 def stop_worker() -> None:
-    """End the checks' process (a run's end; also at interpreter exit)."""
+    """End the checks' process, at the end of `refloop run`. A run Dagster
+    launches (sensor, schedule, UI) ends with its process, and so does this one."""
     global _worker
     with _WORKER_LOCK:
         worker, _worker = _worker, None
