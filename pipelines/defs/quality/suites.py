@@ -233,7 +233,7 @@ def run_checks(warehouse: Path, checks: Sequence[Check], data_docs: Path | None 
     With `since`, row checks of the landed tables judge only the rows landed
     after it (checks.judges_new_rows). With `data_docs`, also write Great
     Expectations Data Docs there."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    _import_great_expectations()
     import great_expectations as gx
 
     _patch_great_expectations()

@@ -60,7 +60,8 @@ scope as (
 {%- else -%}
 {#- The referrals and attributed tables are read where they are used, not
     through the CTEs above: a CTE used more than once is materialized whole
-    before any filter applies. -#}
+    before any filter applies. (The CTEs stay: their refs declare this
+    model's dependencies when dbt parses it, with this branch not rendered.) -#}
 moved as (
     {{ as_of_dates_moved(landed) }}
 ),
