@@ -115,6 +115,7 @@ def run_pipeline(
 ) -> RunSummary:
     """Run the Dagster build job in-process: ingest, dbt build, publish."""
     from pipelines.defs.quality.suites import start_worker, stop_worker
+    from pipelines.defs.transform import warm_dbt
 
     # first, so the checks' process imports Great Expectations while this one loads Dagster
     start_worker()
@@ -122,6 +123,7 @@ def run_pipeline(
         return _run_pipeline(extracts, warehouse, dbt_vars, quiet, target, full_refresh)
     finally:
         stop_worker()
+        warm_dbt.stop()   # started by the landed checks; still waiting if the run ended before dbt
 
 
 def _run_pipeline(extracts: Path, warehouse: Path, dbt_vars: dict[str, str] | None, quiet: bool, target: str,

@@ -11,7 +11,8 @@ from pipelines.defs.ingest.assets import landed_extracts
 from pipelines.defs.maintenance import compaction_job, weekly_compaction_schedule
 from pipelines.defs.publish.assets import published_warehouse
 from pipelines.defs.quality.assets import landed_quality_checks, mart_quality_checks
-from pipelines.defs.transform.dbt import DBT_EXECUTABLE, RefloopDbtCliResource, dbt_project, refloop_dbt
+from pipelines.defs.transform import warm_dbt
+from pipelines.defs.transform.dbt import RefloopDbtCliResource, dbt_project, refloop_dbt
 from pipelines.paths import DEFAULT_EXTRACTS, DEFAULT_WAREHOUSE
 from pipelines.resources import ExtractsResource, WarehouseResource
 
@@ -37,7 +38,7 @@ defs = Definitions(
     resources={
         "warehouse": WarehouseResource(path=_setting("REFLOOP_WAREHOUSE", DEFAULT_WAREHOUSE)),
         "extracts": ExtractsResource(directory=_setting("REFLOOP_EXTRACTS", DEFAULT_EXTRACTS)),
-        "dbt": RefloopDbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE)),
+        "dbt": RefloopDbtCliResource(project_dir=dbt_project, dbt_executable=str(warm_dbt.executable())),
     },
     # One writer to the DuckDB file at a time: steps of a run go one after another.
     executor=in_process_executor,

@@ -134,12 +134,11 @@ def test_the_dbt_resource_knows_the_dbt_version_without_running_dbt():
     import re
 
     from pipelines.definitions import defs
-    from pipelines.defs.transform.dbt import DBT_EXECUTABLE, RefloopDbtCliResource
+    from pipelines.defs.transform.dbt import RefloopDbtCliResource
 
     resource = defs.resources["dbt"]
     assert isinstance(resource, RefloopDbtCliResource)
-    assert Path(resource.dbt_executable) == DBT_EXECUTABLE
-    said = subprocess.run([str(DBT_EXECUTABLE), "--version"], capture_output=True, text=True, check=True).stdout
+    said = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
     core = re.search(r"installed: +(\d+\.\d+\.\d+)", said) or re.search(r"(\d+\.\d+\.\d+)", said)
     assert str(resource._cli_version) == core.group(1)
     assert resource._initialize_dbt_core_adapter(["build"]) is None
@@ -173,3 +172,18 @@ def test_dbt_build_folders_and_kept_parses_are_pruned_to_the_newest(tmp_path):
     assert sorted(tmp_path.glob("refloop_dbt-*")) == sorted(recent)
     assert sorted((tmp_path / "parses").iterdir()) == parses[-KEPT_PARSES:]
     assert (tmp_path / "docs").is_dir()
+
+
+def test_a_run_builds_in_the_warm_dbt_process(built_warehouse):
+    """`refloop run` starts dbt ahead of its build (pipelines/defs/transform/warm_dbt.py):
+    the build's own artifacts say the warm process ran it."""
+    import json
+
+    from pipelines.paths import DBT_PROJECT_DIR
+
+    run_id = built_warehouse.query("select run_id from raw._builds order by started_at desc limit 1")[0][0]
+    folders = list((DBT_PROJECT_DIR / "target").glob(f"refloop_dbt-{run_id[:8]}-*"))
+    assert len(folders) == 1
+    results = json.loads((folders[0] / "run_results.json").read_text())
+    assert results["args"]["which"] == "build"
+    assert results["metadata"]["env"].get("REFLOOP_DBT_PROCESS") == "warm"

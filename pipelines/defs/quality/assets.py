@@ -27,6 +27,7 @@ from pipelines.defs.ingest.assets import WAREHOUSE_POOL
 from pipelines.defs.quality.checks import ERROR, Check, checks_fingerprint, landed_checks, mart_checks
 from pipelines.defs.quality.store import LANDED, MARTS, publish_quality, write_results
 from pipelines.defs.quality.suites import CheckResult, validate
+from pipelines.defs.transform import warm_dbt
 from pipelines.resources import WarehouseResource
 
 
@@ -118,6 +119,8 @@ def landed_quality_checks(context: AssetCheckExecutionContext, warehouse: Wareho
     """Conformance, completeness, plausibility and freshness of the landed tables.
     After a first build, row checks judge the rows landed since the last build:
     each row once, in the run that lands it (docs/data-quality.md)."""
+    # dbt comes next: its process imports dbt while these checks run
+    warm_dbt.start()
     since = None if config.all_rows else checked_until(warehouse.file)
     yield from _run_stage(context, warehouse, LANDED, LANDED_CHECKS, since)
 

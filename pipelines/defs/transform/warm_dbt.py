@@ -1,0 +1,231 @@
+"""A dbt process started ahead of the build, so the build does not wait for
+dbt's imports (about 2 s of every run, most of a daily run's dbt start-up).
+
+`start()` launches a process that imports dbt and its DuckDB adapter, then
+waits on a Unix socket for one command. dagster-dbt runs dbt as an executable
+(`[executable, *args]`, reading its stdout): the executable it is given is
+`refloop-dbt` (`launch`), which hands its arguments, working directory,
+environment and standard streams to the waiting process, forwards signals to
+it and exits with dbt's exit code. To dagster-dbt it is dbt.
+
+The waiting process runs one command and ends, so each build has a fresh
+dbt, as before; only its imports happened earlier. Whenever there is no such
+process (none was started, it was used, it died), `refloop-dbt` replaces
+itself with this environment's dbt: nothing depends on the warm process but
+the time saved.
+
+This module is imported by `refloop-dbt` on every dbt call: it imports only
+the standard library at its top.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+ENV = "REFLOOP_WARM_DBT_SOCKET"     # the waiting process's socket, for refloop-dbt
+SWITCH = "REFLOOP_WARM_DBT"         # "off": every build starts dbt cold
+DBT = Path(sys.executable).with_name("dbt")
+LAUNCHER = Path(sys.executable).with_name("refloop-dbt")
+# What a build imports, beyond `dbt.cli.main`: the adapter (loaded by name at
+# run time) and the modules dbt imports lazily for `build`.
+WARM_MODULES = (
+    "dbt.cli.main", "dbt.adapters.duckdb", "dbt.adapters.duckdb.impl", "dbt.adapters.duckdb.connections",
+    "dbt.adapters.duckdb.environments.local", "dbt.compilation", "dbt.parser.sql", "dbt.parser.schema_yaml_readers",
+    "dbt.task.build", "dbt.task.run", "dbt.task.test", "dbt.task.seed", "dbt.runners", "dbt.graph.thread_pool",
+    "dbt_common.clients.agate_helper", "sqlparse",
+)
+
+_lock = threading.Lock()
+_server: subprocess.Popen | None = None
+
+
+def executable() -> Path:
+    """What dagster-dbt runs as dbt: the launcher when installed, else dbt."""
+    return LAUNCHER if LAUNCHER.exists() else DBT
+
+
+def start() -> bool:
+    """Start a warm dbt process for the next dbt command of this process, unless
+    one waits already or REFLOOP_WARM_DBT is off. Returns whether one was started."""
+    global _server
+    if os.environ.get(SWITCH, "").lower() in ("off", "0", "false", "no"):
+        return False
+    with _lock:
+        if _server is not None and _server.poll() is None:
+            return False
+        path = Path(tempfile.mkdtemp(prefix="refloop-dbt-")) / "socket"
+        # bound here, before the process starts: a dbt command from now on
+        # finds it (and waits for its imports) instead of racing its start
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        listener.listen(1)
+        try:
+            # stdin is a pipe from this process: the warm process ends when it
+            # reads end-of-file, so it never outlives the run that started it
+            _server = subprocess.Popen(
+                [sys.executable, "-m", __name__, "serve", str(path), str(listener.fileno())],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"}, pass_fds=[listener.fileno()],
+            )
+        finally:
+            listener.close()
+        os.environ[ENV] = str(path)
+        return True
+
+
+def stop() -> None:
+    """End the warm process if it is still waiting (the run ended before dbt)."""
+    global _server
+    with _lock:
+        server, _server = _server, None
+        if os.environ.get(ENV):
+            del os.environ[ENV]
+    if server is None:
+        return
+    if server.stdin:
+        server.stdin.close()
+    try:
+        server.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    socket_dir = Path(server.args[-2]).parent    # gone already unless the process was killed
+    shutil.rmtree(socket_dir, ignore_errors=True)
+
+
+# --- the warm process -------------------------------------------------------
+
+def _recv_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("refloop-dbt closed the connection")
+        data += chunk
+    return data
+
+
+def serve(path: Path, listening_fd: int) -> int:
+    """Import dbt, wait for one command from refloop-dbt, run it, send its exit code."""
+    import importlib
+
+    listener = socket.socket(fileno=listening_fd)
+    try:
+        for module in WARM_MODULES:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass            # dbt imports what it needs itself; this only moves the cost earlier
+        while True:
+            ready, _, _ = select.select([listener, sys.stdin], [], [])
+            if sys.stdin in ready:
+                return 0        # the run that started this process has ended
+            conn, _ = listener.accept()
+            break
+    finally:
+        listener.close()
+        path.unlink(missing_ok=True)
+        try:
+            path.parent.rmdir()
+        except OSError:
+            pass
+    _, fds, _, _ = socket.recv_fds(conn, 1, 3)
+    size = int.from_bytes(_recv_exactly(conn, 8), "big")
+    request = json.loads(_recv_exactly(conn, size))
+    for number, fd in enumerate(fds):
+        os.dup2(fd, number)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    # dbt keeps DBT_ENV_CUSTOM_ENV_* in its artifacts' metadata: run_results.json says how it started
+    os.environ["DBT_ENV_CUSTOM_ENV_REFLOOP_DBT_PROCESS"] = "warm"
+    sys.argv = ["dbt", *request["args"]]
+    conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+
+    finished = threading.Event()
+
+    def interrupt_when_launcher_ends() -> None:
+        # refloop-dbt sends nothing more: end-of-file before dbt finished means it was killed
+        if not conn.recv(1) and not finished.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_launcher_ends, daemon=True).start()
+    from dbt.cli.main import cli
+
+    try:
+        code = cli.main(args=request["args"], prog_name="dbt")
+    except SystemExit as done:
+        code = done.code
+    except KeyboardInterrupt:
+        code = 130
+    code = code if isinstance(code, int) else (0 if code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    finished.set()
+    try:
+        conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
+    except OSError:
+        pass
+    os._exit(code)
+
+
+# --- refloop-dbt --------------------------------------------------------------
+
+def _handoff(path: str) -> int | None:
+    """Run this command in the warm process at `path`: its exit code, or None
+    when there is none to take it (then nothing has run)."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+        socket.send_fds(conn, [b"R"], [0, 1, 2])
+        payload = json.dumps({"args": sys.argv[1:], "cwd": os.getcwd(),
+                              "env": {k: v for k, v in os.environ.items() if k != ENV}}).encode()
+        conn.sendall(len(payload).to_bytes(8, "big") + payload)
+        replies = conn.makefile("r")
+        started = replies.readline()
+    except OSError:
+        conn.close()
+        return None
+    if not started:
+        conn.close()
+        return None
+    pid = json.loads(started)["pid"]
+
+    def forward(signum: int, _frame) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    finished = replies.readline()
+    if not finished:
+        print(f"refloop-dbt: the dbt process ({pid}) ended without an exit status", file=sys.stderr)
+        return 1
+    return int(json.loads(finished)["exit"])
+
+
+def launch() -> None:
+    """`refloop-dbt ARGS`: dbt ARGS, in the warm process when one waits."""
+    path = os.environ.get(ENV)
+    if path:
+        code = _handoff(path)
+        if code is not None:
+            sys.exit(code)
+    os.execv(DBT, [str(DBT), *sys.argv[1:]])
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
+    sys.exit(serve(Path(sys.argv[2]), int(sys.argv[3])))

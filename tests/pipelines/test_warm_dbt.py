@@ -1,0 +1,107 @@
+"""The warm dbt process: `refloop-dbt` hands a dbt command to a process that
+imported dbt ahead of the build, and is dbt to its caller (output, exit
+code, environment); with no such process it runs dbt itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.defs.transform import warm_dbt
+from pipelines.paths import DBT_PROJECT_DIR
+
+
+@pytest.fixture
+def warm(monkeypatch):
+    monkeypatch.delenv(warm_dbt.SWITCH, raising=False)
+    assert warm_dbt.start()
+    server = warm_dbt._server
+    yield server
+    warm_dbt.stop()
+
+
+def launch(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(warm_dbt.LAUNCHER), *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def test_the_launcher_is_installed_and_is_what_dagster_runs_as_dbt():
+    from pipelines.definitions import defs
+
+    assert warm_dbt.LAUNCHER.exists(), "refloop-dbt is missing: run `make install`"
+    assert Path(defs.resources["dbt"].dbt_executable) == warm_dbt.LAUNCHER
+
+
+def test_the_warm_process_runs_one_command_with_the_callers_output_and_exit_code(warm):
+    done = launch("--version")
+    assert done.returncode == 0
+    assert "installed:" in done.stdout       # dbt's output reaches the launcher's stdout
+    assert warm.wait(timeout=30) == 0          # the warm process ran it, and ended
+    assert not Path(os.environ[warm_dbt.ENV]).exists()
+
+
+def test_dbts_exit_code_comes_back_from_the_warm_process(warm):
+    done = launch("no-such-command")
+    assert done.returncode == 2 and "No such command 'no-such-command'" in done.stderr
+    assert warm.wait(timeout=30) == 2
+
+
+def test_with_no_warm_process_the_launcher_runs_dbt_itself(warm):
+    assert launch("--version").returncode == 0             # uses the warm process up
+    again = launch("no-such-command")                      # the socket is gone: dbt runs cold
+    assert again.returncode == 2 and "No such command" in again.stderr
+    cold = subprocess.run([str(warm_dbt.LAUNCHER), "--version"], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != warm_dbt.ENV})
+    assert cold.returncode == 0 and "installed:" in cold.stdout
+
+
+def test_the_warm_process_ends_with_the_run_that_started_it(warm):
+    socket_path = Path(os.environ[warm_dbt.ENV])
+    warm_dbt.stop()
+    assert warm.poll() is not None
+    assert not socket_path.exists() and warm_dbt.ENV not in os.environ
+    assert launch("--version").returncode == 0             # and dbt still runs
+
+
+def test_it_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv(warm_dbt.SWITCH, "off")
+    assert not warm_dbt.start()
+    assert warm_dbt.ENV not in os.environ
+
+
+def test_a_dagster_dbt_build_runs_in_the_warm_process_with_the_callers_environment(warm, tmp_path, monkeypatch):
+    """Through dagster-dbt, as a build runs it: the warehouse named by the
+    caller's environment is the one written, and dbt's artifacts say the
+    warm process ran it."""
+    import duckdb
+
+    from pipelines.definitions import defs
+
+    warehouse = tmp_path / "seeded.duckdb"
+    monkeypatch.setenv("REFLOOP_WAREHOUSE", str(warehouse))
+    invocation = defs.resources["dbt"].cli(["seed", "--select", "specialty_groups"],
+                                           target_path=tmp_path / "target").wait()
+    assert invocation.is_successful()
+    results = invocation.get_artifact("run_results.json")
+    assert results["metadata"]["env"].get("REFLOOP_DBT_PROCESS") == "warm"
+    statuses = {r["unique_id"]: r["status"] for r in results["results"]}
+    assert statuses["seed.refloop.specialty_groups"] == "success" and set(statuses.values()) == {"success"}
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        assert conn.execute("select count(*) from reference.specialty_groups").fetchone()[0] > 0
+    assert warm.wait(timeout=30) == 0
+    assert json.loads((tmp_path / "target" / "run_results.json").read_text())["args"]["which"] == "seed"
+
+
+def test_the_launcher_module_imports_only_the_standard_library():
+    """refloop-dbt imports it on every dbt call: importing dbt, Dagster or
+    polars there would cost the time the warm process saves."""
+    code = ("import sys; import pipelines.defs.transform.warm_dbt; "
+            "print(','.join(sorted(m for m in ('dbt', 'dagster', 'polars', 'duckdb', 'pandas') if m in sys.modules)))")
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              cwd=DBT_PROJECT_DIR.parent).stdout.strip()
+    assert imported == ""
