@@ -24,6 +24,7 @@ from pipelines.defs.quality.checks import (
     FRESHNESS,
     PLAUSIBILITY,
     _luhn_sql,
+    judges_new_rows,
     landed_checks,
     mart_checks,
 )
@@ -171,6 +172,34 @@ def test_the_checks_process_judges_as_this_one_would(dirty_warehouse, tmp_path):
     assert out["there"] == out["here"]
     assert out["samples_there"] == out["samples_here"]
     assert any(not r["passed"] for r in json.loads(out["there"]))   # the seeded defects fail in both
+
+
+def test_an_entity_with_no_new_rows_is_judged_as_great_expectations_would(dirty_warehouse, tmp_path, monkeypatch):
+    """A daily run's batch of an entity that landed nothing is not validated:
+    its row checks get what Great Expectations gives them on no rows."""
+    from datetime import datetime
+
+    from pipelines.defs.quality import suites
+
+    warehouse = tmp_path / "dirty.duckdb"
+    shutil.copy(dirty_warehouse.warehouse, warehouse)
+    checks = [c for c in landed_checks() if c.family != FRESHNESS]   # its hours move between validations
+    nothing_since = datetime(2999, 1, 1)
+    shortcut = []
+    monkeypatch.setattr(suites, "_nothing_landed", lambda check, f=suites._nothing_landed: shortcut.append(check) or f(check))
+    skipped = suites.run_checks(warehouse, checks, since=nothing_since, read_only=True)
+    assert {c.name for c in shortcut} == {c.name for c in checks if judges_new_rows(c)}   # none went to GX
+    monkeypatch.setattr(suites, "_SKIP_EMPTY_BATCHES", False)
+    validated = suites.run_checks(warehouse, checks, since=nothing_since, read_only=True)
+    def verdicts(results):
+        return {r.check.name: (r.passed, r.severity, r.observed_value, r.failing_rows, r.rows_checked, r.sample,
+                               r.message) for r in results}
+
+    assert verdicts(skipped) == verdicts(validated)
+    row_checks = [r for r in skipped if judges_new_rows(r.check)]
+    assert len(row_checks) > 50 and all(r.rows_checked == 0 for r in row_checks)
+    # and the table checks still judge the whole table: the seeded defects fail
+    assert any(not r.passed for r in skipped if not judges_new_rows(r.check))
 
 
 def test_an_error_stops_publication_and_the_previous_copy_keeps_serving(small_clean_built, tmp_path):
