@@ -288,6 +288,9 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
     # a second of dbt's time); info keeps each node's start, result and errors.
     # DBT_LOG_LEVEL_FILE=debug brings the statements back.
     os.environ.setdefault("DBT_LOG_LEVEL_FILE", "info")
+    # dbt's usual text lines: dagster-dbt's json format would apply to the file
+    # too, one serialized event a line. Dagster reads the json events on stdout.
+    os.environ.setdefault("DBT_LOG_FORMAT_FILE", "debug")
     # Unit tests pin the SQL logic on fixed inputs: `make test` runs them
     # (tests/dbt/test_unit_tests.py); a production build tests the data.
     args = ["build", "--exclude-resource-type", "unit_test"]
