@@ -105,3 +105,37 @@ def test_the_launcher_module_imports_only_the_standard_library():
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                               cwd=DBT_PROJECT_DIR.parent).stdout.strip()
     assert imported == ""
+
+
+LONG_QUERY = "select count(*) from range(50000000000) as t(x) where x % 7 = 3"
+
+
+def _start_long_dbt_command(tmp_path) -> subprocess.Popen:
+    """`dbt show` of a query that runs for minutes, once dbt has started it."""
+    env = {**os.environ, "REFLOOP_WAREHOUSE": str(tmp_path / "long.duckdb"), "DBT_LOG_FORMAT": "json"}
+    proc = subprocess.Popen([str(warm_dbt.LAUNCHER), "show", "--inline", LONG_QUERY, "--profiles-dir", ".",
+                             "--target-path", str(tmp_path / "target")],
+                            cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        if '"name": "SQLQuery"' in line or '"Concurrency' in line or "Concurrency:" in line:
+            break
+    return proc
+
+
+@pytest.mark.parametrize("how", ["interrupt", "kill"])
+def test_stopping_the_launcher_stops_dbt_in_the_warm_process(warm, tmp_path, how):
+    """Dagster cancels a build by interrupting dbt (then killing it): the
+    interrupt is forwarded, and a killed launcher interrupts dbt too, so no
+    build goes on writing the warehouse after its step has ended."""
+    import signal
+    import time
+
+    proc = _start_long_dbt_command(tmp_path)
+    assert proc.poll() is None and warm.poll() is None        # dbt runs the query, in the warm process
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT if how == "interrupt" else signal.SIGKILL)
+    started = time.monotonic()
+    proc.wait(timeout=60)
+    assert warm.wait(timeout=60) == 2                          # dbt's exit code after an interrupt
+    assert time.monotonic() - started < 30
+    assert proc.returncode == (2 if how == "interrupt" else -signal.SIGKILL)
