@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,13 +26,13 @@ from pipelines.defs.ingest.assets import WAREHOUSE_POOL
 from pipelines.defs.ingest.loader import RETRACTIONS_DDL
 from pipelines.defs.quality.assets import LANDED_FINGERPRINT
 from pipelines.defs.quality.store import dbt_test_rows, publish_quality, write_dbt_results
-from pipelines.defs.transform import spark
+from pipelines.defs.transform import spark, warm_dbt
 from pipelines.paths import DBT_PROJECT_DIR
 from pipelines.resources import WarehouseResource
 from pipelines.storage import BACKSTOP_SHARE, most_deleted
 
 # The dbt of this environment (the venv's), whatever is first on PATH.
-DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+DBT_EXECUTABLE = warm_dbt.DBT
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 TARGETS = ("duckdb", "spark")   # the outputs of dbt_project/profiles.yml
 

@@ -47,6 +47,7 @@ WARM_MODULES = (
 
 _lock = threading.Lock()
 _server: subprocess.Popen | None = None
+_socket: Path | None = None
 
 
 def executable() -> Path:
@@ -57,7 +58,7 @@ def executable() -> Path:
 def start() -> bool:
     """Start a warm dbt process for the next dbt command of this process, unless
     one waits already or REFLOOP_WARM_DBT is off. Returns whether one was started."""
-    global _server
+    global _server, _socket
     if os.environ.get(SWITCH, "").lower() in ("off", "0", "false", "no"):
         return False
     with _lock:
@@ -79,15 +80,17 @@ def start() -> bool:
             )
         finally:
             listener.close()
+        _socket = path
         os.environ[ENV] = str(path)
         return True
 
 
 def stop() -> None:
     """End the warm process if it is still waiting (the run ended before dbt)."""
-    global _server
+    global _server, _socket
     with _lock:
         server, _server = _server, None
+        path, _socket = _socket, None
         if os.environ.get(ENV):
             del os.environ[ENV]
     if server is None:
@@ -99,8 +102,8 @@ def stop() -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
-    socket_dir = Path(server.args[-2]).parent    # gone already unless the process was killed
-    shutil.rmtree(socket_dir, ignore_errors=True)
+    if path is not None:    # gone already unless the process was killed
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 # --- the warm process -------------------------------------------------------
