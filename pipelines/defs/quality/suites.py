@@ -263,6 +263,10 @@ def run_checks(warehouse: Path, checks: Sequence[Check], data_docs: Path | None 
         context = gx.get_context(mode="file", project_root_dir=str(data_docs))
     else:
         context = gx.get_context(mode="ephemeral")
+        # An ephemeral context re-serializes its whole config to YAML each time
+        # an asset or batch definition is added, into a store nothing reads
+        # back: a tenth of a daily run's landed checks. This context only.
+        context._save_project_config = lambda *args, **kwargs: None
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
