@@ -165,6 +165,34 @@ def test_the_second_run_is_incremental_and_the_reference_is_full(daily):
     assert builds(root / "full.duckdb") == [("duckdb", True, "first build on duckdb")]
 
 
+def test_the_daily_build_leaves_views_and_seeds_and_runs_their_tests(daily):
+    """Views and seeds are as the last build left them (same SQL, same CSV):
+    the daily build does not create them again, yet every dbt test runs,
+    those on views and seeds among them; the full build ran every node."""
+    root, *_ = daily
+    manifest = json.loads(dbt_project.manifest_path.read_text())["nodes"]
+    settled = {uid for uid, node in manifest.items() if node["resource_type"] == "seed"
+               or (node["resource_type"] == "model" and node["config"]["materialized"] == "view")}
+    tests = {uid for uid, node in manifest.items() if node["resource_type"] == "test"}
+    on_settled = {uid for uid in tests if set(manifest[uid]["depends_on"]["nodes"]) & settled}
+    assert len(settled) > 10 and on_settled
+    ran = {}
+    for warehouse in ("daily.duckdb", "full.duckdb"):
+        with duckdb.connect(str(root / warehouse), read_only=True) as conn:
+            for (run_id,) in conn.execute("select run_id from raw._builds order by started_at").fetchall():
+                [results] = (dbt_project.project_dir / "target").glob(f"refloop_dbt-{run_id[:8]}-*/run_results.json")
+                ran[warehouse, run_id] = {r["unique_id"] for r in json.loads(results.read_text())["results"]}
+            tested = {name for (name,) in conn.execute(
+                "select check_name from quality.check_results where stage = 'dbt' and run_id = "
+                "(select run_id from raw._builds order by started_at desc limit 1)").fetchall()}
+        assert {manifest[uid]["name"] for uid in tests} <= tested, warehouse
+    (first, daily_run), (full,) = [[ids for (w, _), ids in ran.items() if w == name]
+                                   for name in ("daily.duckdb", "full.duckdb")]
+    assert settled <= first and settled <= full
+    assert not settled & daily_run
+    assert tests <= daily_run and on_settled <= daily_run
+
+
 def test_incremental_marts_equal_a_full_rebuild_row_for_row(daily):
     root, *_ = daily
     # patient_key differs only because each warehouse has its own secret

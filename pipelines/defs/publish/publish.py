@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ import duckdb
 from pipelines.storage import BACKSTOP_SHARE, DELETED_SHARE, compact, deleted_shares, most_deleted
 
 PUBLISHED_SCHEMAS = ("marts",)
+PUBLISH_WORKERS = 2     # tables written at once
 log = logging.getLogger(__name__)
 
 
@@ -147,30 +149,38 @@ def _write(staging: Path, warehouse: Path, run_id: str, build: tuple | None,
     conn.execute("set max_vacuum_tasks = 0")
     try:
         conn.execute("attach ? as source (read_only)", [str(warehouse)])
-        tables = conn.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where database_name = 'source' and schema_name in ?"
-            " order by schema_name, table_name",
+        sized = conn.execute(
+            "select schema_name, table_name, estimated_size from duckdb_tables() "
+            "where database_name = 'source' and schema_name in ? order by schema_name, table_name",
             [list(PUBLISHED_SCHEMAS)],
         ).fetchall()
+        # the copies first, the largest first; then the tables that take a change
+        tables = [(schema, table) for schema, table, _ in
+                  sorted(sized, key=lambda row: (row[1] in deltas, -(row[2] or 0)))]
         kept = {(s, t) for (s, t) in conn.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
             " and schema_name in ?", [list(PUBLISHED_SCHEMAS)]).fetchall()}
         for schema, table in kept - set(tables):
             conn.execute(f'drop table "{schema}"."{table}"')
-        for schema, table in tables:
+        for schema in sorted({schema for schema, _ in tables}):
             conn.execute(f'create schema if not exists "{schema}"')
+
+        def write(cursor: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
             delta = deltas.get(table) if (schema, table) in kept else None
-            if delta is not None and _same_columns(conn, schema, table):
-                publication.changed[f"{schema}.{table}"] = _apply(conn, schema, table, delta)
+            if delta is not None and _same_columns(cursor, schema, table):
+                publication.changed[f"{schema}.{table}"] = _apply(cursor, schema, table, delta)
             else:
-                conn.execute(f'create or replace table "{schema}"."{table}" as '
-                             f'select * from source."{schema}"."{table}"')
-            counts = conn.execute(f'select (select count(*) from "{schema}"."{table}"), '
-                                  f'(select count(*) from source."{schema}"."{table}")').fetchone()
+                cursor.execute(f'create or replace table "{schema}"."{table}" as '
+                               f'select * from source."{schema}"."{table}"')
+            counts = cursor.execute(f'select (select count(*) from "{schema}"."{table}"), '
+                                    f'(select count(*) from source."{schema}"."{table}")').fetchone()
             if counts[0] != counts[1]:
                 raise _Fallback(f"{schema}.{table} has {counts[0]:,} rows, the warehouse {counts[1]:,}")
             publication.counts[f"{schema}.{table}"] = counts[0]
+
+        _each_table(conn, tables, write)
+        publication.counts = dict(sorted(publication.counts.items()))
+        publication.changed = dict(sorted(publication.changed.items()))
         parameters = conn.execute(
             "select * from duckdb_tables() where database_name = 'source' "
             "and schema_name = 'intermediate' and table_name = 'int_parameters'"
@@ -189,6 +199,39 @@ def _write(staging: Path, warehouse: Path, run_id: str, build: tuple | None,
     finally:
         conn.close()
     return publication
+
+
+def _each_table(conn: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]],
+                write: Callable[[duckdb.DuckDBPyConnection, str, str], None]) -> None:
+    """`write` each table, on PUBLISH_WORKERS connections at once (the
+    largest first): copying a table keeps about one core busy, and one
+    table's copy never waits on another's. The first error is raised once
+    every write has ended."""
+    pending = list(tables)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        with conn.cursor() as cursor:
+            while True:
+                with lock:
+                    if not pending or errors:
+                        return
+                    schema, table = pending.pop(0)
+                try:
+                    write(cursor, schema, table)
+                except BaseException as error:   # noqa: BLE001 - re-raised below
+                    with lock:
+                        errors.append(error)
+                    return
+
+    workers = [threading.Thread(target=work, name=f"publish-{n}") for n in range(min(PUBLISH_WORKERS, len(tables)))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
 
 
 def _same_columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -205,6 +205,24 @@ def plan_vacuum(conn: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bo
     return False, f"rows this build deletes stay stored until the weekly compaction{most}"
 
 
+def settled_nodes(conn: duckdb.DuckDBPyConnection, manifest_path: Path) -> list[str]:
+    """dbt selectors of the nodes an incremental DuckDB build need not run
+    again: the views and seeds. A view holds no rows, and its SQL, like a
+    seed's CSV, is what the last build created (a changed project, other
+    vars or a failed build make the build a full one: plan_build). Empty
+    when one of them is missing from the warehouse: the build then creates
+    every node, as before."""
+    nodes = json.loads(manifest_path.read_text())["nodes"].values()
+    wanted = {(node["schema"], node["alias"]) for node in nodes
+              if node["resource_type"] == "seed"
+              or (node["resource_type"] == "model" and node["config"].get("materialized") == "view")}
+    present = set(conn.execute(
+        "select schema_name, view_name from duckdb_views() where database_name = current_database() "
+        "union all select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+    ).fetchall())
+    return ["config.materialized:view", "resource_type:seed"] if wanted and wanted <= present else []
+
+
 def reuse_parse(target_path: Path, warehouse: Path, target: str, vacuum_tasks: str = "") -> Path:
     """dbt re-parses the whole project when the profile changed, and the
     profile names the warehouse file (and the build's vacuum setting): keep
@@ -313,13 +331,21 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
         started_at = conn.execute("select now()::timestamp").fetchone()[0]
         full_refresh, reason = plan_build(conn, config.target, vars_json, checksum, config.full_refresh)
         vacuum, vacuum_reason = plan_vacuum(conn, full_refresh)
+        # a subset (assets picked in the UI) builds what was picked, with its tests
+        settled = ([] if full_refresh or config.target != "duckdb" or context.is_subset
+                   else settled_nodes(conn, dbt_project.manifest_path))
     if full_refresh:
         args.append("--full-refresh")
+    if settled:
+        # the tests on views and seeds still run: selected directly (fqn:*), not through their parents
+        args += ["--exclude", " ".join(settled), "--indirect-selection", "empty"]
     # read by the profile (dbt_project/profiles.yml) as the build's max_vacuum_tasks
     os.environ["REFLOOP_VACUUM_TASKS"] = "100" if vacuum else "0"
     context.log.info(f"[dbt] {'full' if full_refresh else 'incremental'} build: {reason}")
     if config.target == "duckdb" and not full_refresh:
         context.log.info(f"[dbt] {vacuum_reason}")
+    if settled:
+        context.log.info("[dbt] views and seeds stay as the last build left them; their tests run")
     context.log.info(f"[dbt] {' '.join(args)}")
     target_path = DBT_PROJECT_DIR / "target" / f"refloop_dbt-{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}"
     parse_cache = reuse_parse(target_path, warehouse.file, config.target, os.environ["REFLOOP_VACUUM_TASKS"])
