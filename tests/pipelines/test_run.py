@@ -64,6 +64,8 @@ def test_a_second_run_changes_nothing(built_warehouse, tmp_path):
     assert again.summary.rows_loaded == 0
     assert again.query("select * from marts.agg_referrals_monthly order by all") == \
         built_warehouse.query("select * from marts.agg_referrals_monthly order by all")
+    # an incremental build: it took the parse the warm dbt process made during the landed checks
+    assert dbt_run_results(again)["metadata"]["env"].get("REFLOOP_DBT_PARSE") == "ahead"
 
 
 def test_cli_run_prints_a_summary_and_keeps_going_past_a_bad_file(tmp_path):
@@ -177,13 +179,20 @@ def test_dbt_build_folders_and_kept_parses_are_pruned_to_the_newest(tmp_path):
 def test_a_run_builds_in_the_warm_dbt_process(built_warehouse):
     """`refloop run` starts dbt ahead of its build (pipelines/defs/transform/warm_dbt.py):
     the build's own artifacts say the warm process ran it."""
+    results = dbt_run_results(built_warehouse)
+    assert results["args"]["which"] == "build"
+    assert results["metadata"]["env"].get("REFLOOP_DBT_PROCESS") == "warm"
+    # a first build is a full one, with another vacuum setting than the parse made ahead for an incremental one
+    assert results["metadata"]["env"].get("REFLOOP_DBT_PARSE") == "build"
+
+
+def dbt_run_results(built) -> dict:
+    """run_results.json of the warehouse's last dbt build."""
     import json
 
     from pipelines.paths import DBT_PROJECT_DIR
 
-    run_id = built_warehouse.query("select run_id from raw._builds order by started_at desc limit 1")[0][0]
+    run_id = built.query("select run_id from raw._builds order by started_at desc limit 1")[0][0]
     folders = list((DBT_PROJECT_DIR / "target").glob(f"refloop_dbt-{run_id[:8]}-*"))
     assert len(folders) == 1
-    results = json.loads((folders[0] / "run_results.json").read_text())
-    assert results["args"]["which"] == "build"
-    assert results["metadata"]["env"].get("REFLOOP_DBT_PROCESS") == "warm"
+    return json.loads((folders[0] / "run_results.json").read_text())

@@ -97,6 +97,61 @@ def test_a_dagster_dbt_build_runs_in_the_warm_process_with_the_callers_environme
     assert json.loads((tmp_path / "target" / "run_results.json").read_text())["args"]["which"] == "seed"
 
 
+def test_a_build_runs_on_the_parse_made_ahead_only_when_its_parse_inputs_match(tmp_path, monkeypatch):
+    """Parsed ahead for a build with this environment: the build takes that
+    manifest; with another warehouse (or other vars) it parses as dbt does.
+    Either way the build does its work and its artifacts say which it was."""
+    import duckdb
+
+    monkeypatch.delenv(warm_dbt.SWITCH, raising=False)
+    monkeypatch.setenv("REFLOOP_WAREHOUSE", str(tmp_path / "ahead.duckdb"))
+    dirs = {"DBT_PROJECT_DIR": str(DBT_PROJECT_DIR), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+    spec = {"args": ["--vars", '{"follow_up_after_days": 14}'], "env": dirs}
+    cases = (("ahead", {}, ["--vars", '{"follow_up_after_days": 14}']),
+             ("other_vars", {}, ["--vars", '{"follow_up_after_days": 21}']),
+             ("other_warehouse", {"REFLOOP_WAREHOUSE": str(tmp_path / "other.duckdb")},
+              ["--vars", '{"follow_up_after_days": 14}']))
+    for name, env, args in cases:
+        assert warm_dbt.start(parse=spec)
+        server = warm_dbt._server
+        try:
+            done = launch("build", "--select", "specialty_groups", "--resource-type", "seed", *args, "--target-path", str(tmp_path / name),
+                          env={**dirs, "DBT_LOG_FORMAT": "json", **env})
+            assert server.wait(timeout=60) == done.returncode == 0, done.stdout[-2000:]
+        finally:
+            warm_dbt.stop()
+        results = json.loads((tmp_path / name / "run_results.json").read_text())
+        assert results["metadata"]["env"]["REFLOOP_DBT_PARSE"] == ("ahead" if name == "ahead" else "build"), name
+        assert {r["unique_id"]: r["status"] for r in results["results"]}["seed.refloop.specialty_groups"] == "success"
+    for warehouse in ("ahead.duckdb", "other.duckdb"):
+        with duckdb.connect(str(tmp_path / warehouse), read_only=True) as conn:
+            assert conn.execute("select count(*) from reference.specialty_groups").fetchone()[0] > 0
+
+
+def test_parse_inputs_leave_out_where_dbt_writes_and_how_it_logs():
+    base = {"REFLOOP_WAREHOUSE": "/w.duckdb", "DBT_PROJECT_DIR": "/p", "HOME": "/root"}
+    inputs = warm_dbt._parse_inputs(["build", "--vars", "{}"], base)
+    per_invocation = {**base, "DBT_TARGET_PATH": "/t1", "DBT_LOG_PATH": "/t1", "DBT_LOG_FORMAT": "json",
+                      warm_dbt.ENV: "/s", "HOME": "/elsewhere"}
+    assert warm_dbt._parse_inputs(["build", "--select", "x", "--vars", "{}"], per_invocation) == inputs
+    assert warm_dbt._parse_inputs(["build", "--vars={}"], base) == inputs
+    assert warm_dbt._parse_inputs(["build", "--vars", '{"a": 1}'], base) != inputs
+    assert warm_dbt._parse_inputs(["build", "--vars", "{}", "--target", "spark"], base) != inputs
+    assert warm_dbt._parse_inputs(["build", "--vars", "{}"], {**base, "REFLOOP_VACUUM_TASKS": "100"}) != inputs
+    assert warm_dbt._parse_inputs(["build", "--vars", "{}"], {**base, "DBT_PARTIAL_PARSE": "false"}) != inputs
+
+
+def test_the_project_reads_the_environment_only_through_refloop_variables():
+    """What the warm process compares before it takes a parse made ahead."""
+    import re
+
+    files = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml",
+             *(p for folder in ("models", "macros", "tests", "seeds") for p in (DBT_PROJECT_DIR / folder).rglob("*")
+               if p.suffix in (".sql", ".yml", ".csv"))]
+    names = {name for path in files for name in re.findall(r"env_var\(\s*['\"]([^'\"]+)", path.read_text())}
+    assert names and all(name.startswith("REFLOOP_") for name in names), names
+
+
 def test_the_launcher_module_imports_only_the_standard_library():
     """refloop-dbt imports it on every dbt call: importing dbt, Dagster or
     polars there would cost the time the warm process saves."""

@@ -119,8 +119,10 @@ def landed_quality_checks(context: AssetCheckExecutionContext, warehouse: Wareho
     """Conformance, completeness, plausibility and freshness of the landed tables.
     After a first build, row checks judge the rows landed since the last build:
     each row once, in the run that lands it (docs/data-quality.md)."""
-    # dbt comes next: its process imports dbt while these checks run
-    warm_dbt.start()
+    # dbt comes next: its process imports dbt, and parses the project, while these checks run
+    from pipelines.defs.transform.dbt import pre_parse_spec
+
+    warm_dbt.start(parse=pre_parse_spec(context.run.run_config, warehouse.file))
     since = None if config.all_rows else checked_until(warehouse.file)
     yield from _run_stage(context, warehouse, LANDED, LANDED_CHECKS, since)
 

@@ -223,18 +223,38 @@ def settled_nodes(conn: duckdb.DuckDBPyConnection, manifest_path: Path) -> list[
     return ["config.materialized:view", "resource_type:seed"] if wanted and wanted <= present else []
 
 
+def parse_cache(warehouse: Path, target: str, vacuum_tasks: str = "") -> Path:
+    """Where the last parse of builds on this warehouse, target and vacuum setting is kept."""
+    key = hashlib.sha256(f"{warehouse.resolve()}\0{target}\0{vacuum_tasks}".encode()).hexdigest()[:16]
+    return DBT_PROJECT_DIR / "target" / "parses" / f"{key}.msgpack"
+
+
 def reuse_parse(target_path: Path, warehouse: Path, target: str, vacuum_tasks: str = "") -> Path:
     """dbt re-parses the whole project when the profile changed, and the
     profile names the warehouse file (and the build's vacuum setting): keep
     each warehouse's last parse for each (under dbt_project/target/parses/)
     so the next build on it parses only what changed. Returns where this
     build's parse is kept."""
-    key = hashlib.sha256(f"{warehouse.resolve()}\0{target}\0{vacuum_tasks}".encode()).hexdigest()[:16]
-    cache = DBT_PROJECT_DIR / "target" / "parses" / f"{key}.msgpack"
+    cache = parse_cache(warehouse, target, vacuum_tasks)
     if cache.exists():
         target_path.mkdir(parents=True, exist_ok=True)
         shutil.copy(cache, target_path / "partial_parse.msgpack")
     return cache
+
+
+def pre_parse_spec(run_config: Mapping[str, Any], warehouse: Path) -> dict | None:
+    """What the warm dbt process parses ahead (warm_dbt.start): the parse
+    this run's build would make when it is the usual incremental one on
+    DuckDB, with the vars of its config; None for a Spark or full build. A
+    build that turns out otherwise (plan_build, plan_vacuum) parses as usual."""
+    config = run_config.get("ops", {}).get("refloop_dbt", {}).get("config", {})
+    if config.get("target", "duckdb") != "duckdb" or config.get("full_refresh"):
+        return None
+    args = ["--vars", json.dumps(dbt_vars(config["vars"]))] if config.get("vars") else []
+    env = {"REFLOOP_WAREHOUSE": str(warehouse), "REFLOOP_VACUUM_TASKS": "0",
+           # as dagster-dbt sets them for the build (DbtCliResource.cli)
+           "DBT_PROJECT_DIR": str(Path(dbt_project.project_dir)), "DBT_PROFILES_DIR": os.fspath(dbt_project.profiles_dir)}
+    return {"args": args, "env": env, "partial_parse": str(parse_cache(warehouse, "duckdb", "0"))}
 
 
 def keep_parse(target_path: Path, cache: Path) -> None:

@@ -14,6 +14,17 @@ process (none was started, it was used, it died), `refloop-dbt` replaces
 itself with this environment's dbt: nothing depends on the warm process but
 the time saved.
 
+It can also parse the project ahead (`start(parse=...)`: the arguments and
+environment the build is expected to have). A `dbt build` that arrives with
+the same parse inputs (its `--vars`, `--target`, `--profile`, project and
+profiles folders, and every `DBT_*` and `REFLOOP_*` variable but the
+per-invocation ones: where dbt writes, how it logs) then runs on that
+manifest (dbt's `dbtRunner(manifest=...)`), without parsing again: about half
+a second of a daily build's start, spent while the landed checks run. Any
+other command, or other inputs, parses as dbt always does. The project reads
+the environment only through `REFLOOP_*` variables
+(tests/pipelines/test_warm_dbt.py checks it).
+
 This module is imported by `refloop-dbt` on every dbt call: it imports only
 the standard library at its top.
 """
@@ -45,6 +56,16 @@ WARM_MODULES = (
     "dbt_common.clients.agate_helper", "sqlparse",
 )
 
+# Variables that differ between invocations without changing what a parse
+# gives: where dbt writes, how it logs, how it was started.
+PER_INVOCATION = frozenset({
+    "DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_LOG_FORMAT", "DBT_LOG_FORMAT_FILE", "DBT_LOG_LEVEL", "DBT_LOG_LEVEL_FILE",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS", "DBT_USE_COLORS", "DBT_QUIET", "DBT_PRINTER_WIDTH", "DBT_INDIRECT_SELECTION",
+    ENV, SWITCH,
+})
+# Arguments that decide what a parse gives (with the variables above)
+PARSE_OPTIONS = ("--vars", "--target", "-t", "--profile", "--project-dir", "--profiles-dir")
+
 _lock = threading.Lock()
 _server: subprocess.Popen | None = None
 _socket: Path | None = None
@@ -55,9 +76,13 @@ def executable() -> Path:
     return LAUNCHER if LAUNCHER.exists() else DBT
 
 
-def start() -> bool:
+def start(parse: dict | None = None) -> bool:
     """Start a warm dbt process for the next dbt command of this process, unless
-    one waits already or REFLOOP_WARM_DBT is off. Returns whether one was started."""
+    one waits already or REFLOOP_WARM_DBT is off. Returns whether one was started.
+    `parse`: parse the project ahead for a build expected to run with
+    `parse["args"]` (parse options: --vars, --target, ...) and this process's
+    environment updated with `parse["env"]`; `parse["partial_parse"]`: a kept
+    partial_parse.msgpack to start from."""
     global _server, _socket
     if os.environ.get(SWITCH, "").lower() in ("off", "0", "false", "no"):
         return False
@@ -74,7 +99,7 @@ def start() -> bool:
             # stdin is a pipe from this process: the warm process ends when it
             # reads end-of-file, so it never outlives the run that started it
             _server = subprocess.Popen(
-                [sys.executable, "-m", __name__, "serve", str(path), str(listener.fileno())],
+                [sys.executable, "-m", __name__, "serve", str(path), str(listener.fileno()), json.dumps(parse or {})],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"}, pass_fds=[listener.fileno()],
             )
@@ -118,17 +143,69 @@ def _recv_exactly(conn: socket.socket, size: int) -> bytes:
     return data
 
 
-def serve(path: Path, listening_fd: int) -> int:
-    """Import dbt, wait for one command from refloop-dbt, run it, send its exit code."""
+def _parse_inputs(args: list[str], env: dict[str, str]) -> tuple:
+    """What decides the manifest a dbt command parses: its parse options and
+    the environment dbt and the project read (less the per-invocation part)."""
+    options = {}
+    for i, arg in enumerate(args):
+        name, _, value = arg.partition("=")
+        if name in PARSE_OPTIONS:
+            options[name] = value if value or "=" in arg else (args[i + 1] if i + 1 < len(args) else "")
+    variables = {k: v for k, v in env.items() if k.startswith(("DBT_", "REFLOOP_")) and k not in PER_INVOCATION}
+    return tuple(sorted(options.items())), tuple(sorted(variables.items()))
+
+
+def _pre_parse(spec: dict) -> tuple[object, Path, tuple] | None:
+    """Parse the project as the expected build would: (manifest, the folder
+    the parse wrote, its parse inputs), or None when dbt could not."""
+    from dbt.cli.main import dbtRunner
+
+    env = {**os.environ, **spec.get("env", {})}
+    folder = Path(tempfile.mkdtemp(prefix="refloop-dbt-parse-"))
+    kept = spec.get("partial_parse")
+    if kept and Path(kept).exists():
+        shutil.copy(kept, folder / "partial_parse.msgpack")
+    saved, cwd = dict(os.environ), os.getcwd()
+    os.environ.update(env)
+    try:
+        # where dagster-dbt runs dbt: relative paths in the profile resolve alike
+        os.chdir(env.get("DBT_PROJECT_DIR") or cwd)
+        result = dbtRunner().invoke(["parse", *spec.get("args", []), "--target-path", str(folder),
+                                     "--log-path", str(folder)])
+    except Exception:   # noqa: BLE001 - the build then parses as usual
+        result = None
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        os.chdir(cwd)
+    if result is None or not result.success or result.result is None:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return result.result, folder, _parse_inputs(["parse", *spec.get("args", [])], env)
+
+
+def _exit_code(result) -> int:
+    """dbt's exit code for a dbtRunner result, as `dbt` itself exits."""
+    if result.success:
+        return 0
+    return 2 if result.exception is not None else 1
+
+
+def serve(path: Path, listening_fd: int, spec: dict | None = None) -> int:
+    """Import dbt (and parse the project, given `spec`), wait for one command
+    from refloop-dbt, run it, send its exit code."""
     import importlib
 
     listener = socket.socket(fileno=listening_fd)
+    parsed = None
     try:
         for module in WARM_MODULES:
             try:
                 importlib.import_module(module)
             except ImportError:
                 pass            # dbt imports what it needs itself; this only moves the cost earlier
+        if spec:
+            parsed = _pre_parse(spec)
         while True:
             ready, _, _ = select.select([listener, sys.stdin], [], [])
             if sys.stdin in ready:
@@ -164,10 +241,29 @@ def serve(path: Path, listening_fd: int) -> int:
             os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt_when_launcher_ends, daemon=True).start()
-    from dbt.cli.main import cli
+    from dbt.cli.main import cli, dbtRunner
 
+    args = request["args"]
+    reuse = (parsed is not None and args[:1] == ["build"]
+             and _parse_inputs(args, request["env"]) == parsed[2])
+    if parsed is not None:
+        manifest, folder, _ = parsed
+        target = request["env"].get("DBT_TARGET_PATH")
+        if reuse and target and (folder / "partial_parse.msgpack").exists():
+            # the build's folder keeps the parse, as if it had parsed itself
+            Path(target).mkdir(parents=True, exist_ok=True)
+            shutil.copy(folder / "partial_parse.msgpack", Path(target) / "partial_parse.msgpack")
+        shutil.rmtree(folder, ignore_errors=True)
+    # dbt's artifacts say whether the build parsed or took the parse made ahead
+    os.environ["DBT_ENV_CUSTOM_ENV_REFLOOP_DBT_PARSE"] = "ahead" if reuse else "build"
+    from dbt_common.events.functions import reset_metadata_vars
+
+    reset_metadata_vars()   # read once per process, by the parse made ahead: read this environment
     try:
-        code = cli.main(args=request["args"], prog_name="dbt")
+        if reuse:
+            code = _exit_code(dbtRunner(manifest=manifest).invoke(args))
+        else:
+            code = cli.main(args=args, prog_name="dbt")
     except SystemExit as done:
         code = done.code
     except KeyboardInterrupt:
@@ -231,4 +327,4 @@ def launch() -> None:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
-    sys.exit(serve(Path(sys.argv[2]), int(sys.argv[3])))
+    sys.exit(serve(Path(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]) if len(sys.argv) > 4 else None))
