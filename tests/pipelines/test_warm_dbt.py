@@ -137,7 +137,8 @@ def test_parse_inputs_leave_out_where_dbt_writes_and_how_it_logs():
     assert warm_dbt._parse_inputs(["build", "--vars={}"], base) == inputs
     assert warm_dbt._parse_inputs(["build", "--vars", '{"a": 1}'], base) != inputs
     assert warm_dbt._parse_inputs(["build", "--vars", "{}", "--target", "spark"], base) != inputs
-    assert warm_dbt._parse_inputs(["build", "--vars", "{}"], {**base, "REFLOOP_VACUUM_TASKS": "100"}) != inputs
+    assert warm_dbt._parse_inputs(["build", "--vars", "{}"], {**base, "REFLOOP_WAREHOUSE_ACCESS": "read_only"}) != inputs
+    assert warm_dbt._parse_inputs(["build", "--vars", "{}"], {**base, "REFLOOP_VACUUM_TASKS": "100"}) == inputs
     assert warm_dbt._parse_inputs(["build", "--vars", "{}"], {**base, "DBT_PARTIAL_PARSE": "false"}) != inputs
 
 

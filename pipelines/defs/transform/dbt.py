@@ -223,19 +223,18 @@ def settled_nodes(conn: duckdb.DuckDBPyConnection, manifest_path: Path) -> list[
     return ["config.materialized:view", "resource_type:seed"] if wanted and wanted <= present else []
 
 
-def parse_cache(warehouse: Path, target: str, vacuum_tasks: str = "") -> Path:
-    """Where the last parse of builds on this warehouse, target and vacuum setting is kept."""
-    key = hashlib.sha256(f"{warehouse.resolve()}\0{target}\0{vacuum_tasks}".encode()).hexdigest()[:16]
+def parse_cache(warehouse: Path, target: str) -> Path:
+    """Where the last parse of builds on this warehouse and target is kept."""
+    key = hashlib.sha256(f"{warehouse.resolve()}\0{target}".encode()).hexdigest()[:16]
     return DBT_PROJECT_DIR / "target" / "parses" / f"{key}.msgpack"
 
 
-def reuse_parse(target_path: Path, warehouse: Path, target: str, vacuum_tasks: str = "") -> Path:
+def reuse_parse(target_path: Path, warehouse: Path, target: str) -> Path:
     """dbt re-parses the whole project when the profile changed, and the
-    profile names the warehouse file (and the build's vacuum setting): keep
-    each warehouse's last parse for each (under dbt_project/target/parses/)
-    so the next build on it parses only what changed. Returns where this
-    build's parse is kept."""
-    cache = parse_cache(warehouse, target, vacuum_tasks)
+    profile names the warehouse file: keep each warehouse's last parse (under
+    dbt_project/target/parses/) so the next build on it parses only what
+    changed. Returns where this build's parse is kept."""
+    cache = parse_cache(warehouse, target)
     if cache.exists():
         target_path.mkdir(parents=True, exist_ok=True)
         shutil.copy(cache, target_path / "partial_parse.msgpack")
@@ -245,16 +244,17 @@ def reuse_parse(target_path: Path, warehouse: Path, target: str, vacuum_tasks: s
 def pre_parse_spec(run_config: Mapping[str, Any], warehouse: Path) -> dict | None:
     """What the warm dbt process parses ahead (warm_dbt.start): the parse
     this run's build would make when it is the usual incremental one on
-    DuckDB, with the vars of its config; None for a Spark or full build. A
-    build that turns out otherwise (plan_build, plan_vacuum) parses as usual."""
+    DuckDB, with the vars of its config; None for a Spark build. A build
+    that turns out otherwise (other vars) parses as usual; a full build and
+    the vacuum setting do not change the parse."""
     config = run_config.get("ops", {}).get("refloop_dbt", {}).get("config", {})
-    if config.get("target", "duckdb") != "duckdb" or config.get("full_refresh"):
+    if config.get("target", "duckdb") != "duckdb":
         return None
     args = ["--vars", json.dumps(dbt_vars(config["vars"]))] if config.get("vars") else []
-    env = {"REFLOOP_WAREHOUSE": str(warehouse), "REFLOOP_VACUUM_TASKS": "0",
+    env = {"REFLOOP_WAREHOUSE": str(warehouse),
            # as dagster-dbt sets them for the build (DbtCliResource.cli)
            "DBT_PROJECT_DIR": str(Path(dbt_project.project_dir)), "DBT_PROFILES_DIR": os.fspath(dbt_project.profiles_dir)}
-    return {"args": args, "env": env, "partial_parse": str(parse_cache(warehouse, "duckdb", "0"))}
+    return {"args": args, "env": env, "partial_parse": str(parse_cache(warehouse, "duckdb"))}
 
 
 def keep_parse(target_path: Path, cache: Path) -> None:
@@ -359,7 +359,7 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
     if settled:
         # the tests on views and seeds still run: selected directly (fqn:*), not through their parents
         args += ["--exclude", " ".join(settled), "--indirect-selection", "empty"]
-    # read by the profile (dbt_project/profiles.yml) as the build's max_vacuum_tasks
+    # the build's max_vacuum_tasks, set by an on-run-start hook (dbt_project/macros/set_max_vacuum_tasks.sql)
     os.environ["REFLOOP_VACUUM_TASKS"] = "100" if vacuum else "0"
     context.log.info(f"[dbt] {'full' if full_refresh else 'incremental'} build: {reason}")
     if config.target == "duckdb" and not full_refresh:
@@ -368,7 +368,7 @@ def refloop_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: 
         context.log.info("[dbt] views and seeds stay as the last build left them; their tests run")
     context.log.info(f"[dbt] {' '.join(args)}")
     target_path = DBT_PROJECT_DIR / "target" / f"refloop_dbt-{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}"
-    parse_cache = reuse_parse(target_path, warehouse.file, config.target, os.environ["REFLOOP_VACUUM_TASKS"])
+    parse_cache = reuse_parse(target_path, warehouse.file, config.target)
     invocation = dbt.cli(args, context=context, target_path=target_path)
     try:
         yield from invocation.stream()

@@ -62,6 +62,8 @@ PER_INVOCATION = frozenset({
     "DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_LOG_FORMAT", "DBT_LOG_FORMAT_FILE", "DBT_LOG_LEVEL", "DBT_LOG_LEVEL_FILE",
     "DBT_SEND_ANONYMOUS_USAGE_STATS", "DBT_USE_COLORS", "DBT_QUIET", "DBT_PRINTER_WIDTH", "DBT_INDIRECT_SELECTION",
     ENV, SWITCH,
+    # read when the build runs (an on-run-start hook), never by the parse
+    "REFLOOP_VACUUM_TASKS",
 })
 # Arguments that decide what a parse gives (with the variables above)
 PARSE_OPTIONS = ("--vars", "--target", "-t", "--profile", "--project-dir", "--profiles-dir")
