@@ -26,9 +26,9 @@ class Landing:
     def file(self, name: str, text: str | bytes) -> Path:
         return write(self.dir, name, text)
 
-    def load(self):
+    def load(self, log=lambda _: None):
         with duckdb.connect(str(self.db)) as conn:
-            return {r.file_name: r for r in load_directory(conn, self.dir, "test-run")}
+            return {r.file_name: r for r in load_directory(conn, self.dir, "test-run", log)}
 
     def rows(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.db)) as conn:
@@ -339,9 +339,13 @@ def test_a_run_reads_only_the_files_whose_size_or_time_changed(landing, monkeypa
     assert read == []
     landing.file("referrals_b.csv", f"{HEADER}\nR2,P2,2026-03-01,207RC0000X,revoked,2026-03-02\n")
     os.utime(landing.dir / "referrals_c.csv", ns=(old + 10**9, old + 10**9))
-    results = landing.load()
+    lines = []
+    results = landing.load(lines.append)
     assert sorted(read) == ["referrals_b.csv", "referrals_c.csv"]
     assert (results["referrals_b.csv"].status, results["referrals_c.csv"].status) == (LOADED, UNCHANGED)
+    # the log names each file loaded, and the unchanged ones once, together
+    assert len(lines) == 2 and lines[0].startswith("referrals_b.csv")
+    assert lines[1] == "2 files unchanged since they were loaded (referrals_a.csv ... referrals_c.csv)"
     assert landing.rows("select status from raw.referrals where referral_id = 'R2'") == [("revoked",)]
     # a file modified just before the run that recorded it is read again next time (racy)
     read.clear()

@@ -199,8 +199,13 @@ def load_directory(
     results = []
     for path in paths:
         for result in load_file(conn, path, run_id, formats[path], index, shas.get(path)):
-            log(result.line())
+            if result.status != UNCHANGED:     # a daily run keeps every earlier extract: said once, below
+                log(result.line())
             results.append(result)
+    unchanged = sorted({r.file_name for r in results if r.status == UNCHANGED})
+    if unchanged:
+        log(f"{len(unchanged):,} files unchanged since they were loaded ({unchanged[0]} ... {unchanged[-1]})"
+            if len(unchanged) > 1 else f"{unchanged[0]}: unchanged since it was loaded")
     return results
 
 

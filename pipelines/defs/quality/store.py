@@ -78,10 +78,20 @@ def write_results(conn: duckdb.DuckDBPyConnection, run_id: str, stage: str, resu
         )
         for r in results
     ]
-    if rows:
-        conn.executemany(
-            "insert into quality.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-        )
+    _insert(conn, rows)
+
+
+def _insert(conn: duckdb.DuckDBPyConnection, rows: Sequence[tuple]) -> None:
+    """Insert check-result rows in one statement, a list per column (executemany runs one per row)."""
+    if not rows:
+        return
+    types = [t for (t,) in conn.execute(
+        "select data_type from duckdb_columns() where schema_name = 'quality' and table_name = 'check_results' "
+        "and database_name = current_database() order by column_index"
+    ).fetchall()]
+    columns = list(zip(*rows, strict=True))
+    conn.execute("insert into quality.check_results select " + ", ".join(f"unnest(?::{t}[])" for t in types),
+                 [list(column) for column in columns])
 
 
 def dbt_test_rows(run_results: Path, manifest: Path, run_id: str) -> list[tuple]:
@@ -115,10 +125,7 @@ def dbt_test_rows(run_results: Path, manifest: Path, run_id: str) -> list[tuple]
 
 def write_dbt_results(conn: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
     ensure_schema(conn)
-    if rows:
-        conn.executemany(
-            "insert into quality.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-        )
+    _insert(conn, rows)
 
 
 def publish_quality(warehouse: Path, target: Path | None = None) -> Path:
