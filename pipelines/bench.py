@@ -38,6 +38,7 @@ STAGES = {
 @dataclass
 class BenchReport:
     referrals: int
+    months: int = 24
     machine: dict = field(default_factory=dict)
     stages: dict[str, dict] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
@@ -49,7 +50,7 @@ class BenchReport:
     daily: dict = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        out = [f"refloop bench: {self.referrals:,} referrals on {self.machine.get('cpus')} CPUs, "
+        out = [f"refloop bench: {self.referrals:,} referrals over {self.months} months on {self.machine.get('cpus')} CPUs, "
                f"{self.machine.get('memory_gib')} GiB ({self.machine.get('python')}, duckdb {self.machine.get('duckdb')})",
                "", f"{'stage':<26} {'wall s':>8} {'peak MiB':>10}"]
         for name, stage in self.stages.items():
@@ -103,11 +104,13 @@ def _peak_mib(rusage_kib: int) -> float:
     return rusage_kib / 1024
 
 
-def generate_cached(referrals: int, seed: int, cache: Path) -> tuple[Path, float, float]:
-    """The landing folder for N referrals, generated once and kept in `cache`.
-    Returns (folder, seconds, peak MiB) — zeros when it was cached."""
+def generate_cached(referrals: int, seed: int, cache: Path, months: int = 24) -> tuple[Path, float, float]:
+    """The landing folder for N referrals over `months` months, generated once
+    and kept in `cache`. Returns (folder, seconds, peak MiB) — zeros when it
+    was cached."""
     # v2: primary-care claims and a held-out next day (older caches are not reused)
-    landing = cache / f"referrals-{referrals}-seed-{seed}-v2" / "landing"
+    span = "" if months == 24 else f"-months-{months}"
+    landing = cache / f"referrals-{referrals}{span}-seed-{seed}-v2" / "landing"
     done = landing.parent / ".complete"
     if done.exists():
         return landing, 0.0, 0.0
@@ -118,7 +121,8 @@ def generate_cached(referrals: int, seed: int, cache: Path) -> tuple[Path, float
         [sys.executable, "-c",
          "import resource, sys; from pathlib import Path; "
          "from pipelines.generate.generator import GenerateOptions, generate_to; "
-         f"generate_to(GenerateOptions(referrals={referrals}, seed={seed}), Path(sys.argv[1]), Path(sys.argv[2])); "
+         f"generate_to(GenerateOptions(referrals={referrals}, months={months}, seed={seed}), "
+         "Path(sys.argv[1]), Path(sys.argv[2])); "
          "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)", str(landing), str(next_day_folder(landing))],
         capture_output=True, text=True, check=False,
     )
@@ -257,12 +261,12 @@ def load_while_writing(landing: Path, warehouse: Path, sessions: int) -> dict:
 
 
 def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int = 20, sessions: int = 20,
-          log: Callable[[str], None] = print) -> BenchReport:
+          months: int = 24, log: Callable[[str], None] = print) -> BenchReport:
     import duckdb
 
-    report = BenchReport(referrals, machine())
-    log(f"[bench] data set of {referrals:,} referrals (cached in {cache})")
-    landing, seconds, peak = generate_cached(referrals, seed, cache)
+    report = BenchReport(referrals, months, machine())
+    log(f"[bench] data set of {referrals:,} referrals over {months} months (cached in {cache})")
+    landing, seconds, peak = generate_cached(referrals, seed, cache, months)
     report.stages["generate"] = {"seconds": seconds, "peak_mib": peak, "cached": seconds == 0}
     work = landing.parent / "run"
     shutil.rmtree(work, ignore_errors=True)

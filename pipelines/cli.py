@@ -414,7 +414,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipelines.bench import bench, write_json
 
-    report = bench(args.referrals, seed=args.seed, cache=Path(args.cache), repeats=args.repeats, sessions=args.sessions)
+    report = bench(args.referrals, seed=args.seed, cache=Path(args.cache), repeats=args.repeats, sessions=args.sessions,
+                   months=args.months)
     print()
     for line in report.lines():
         print(line)
@@ -563,6 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="time the pipeline and the dashboard queries on N generated referrals")
     p.add_argument("--referrals", type=_positive, default=1_000_000, help="data set size (default 1,000,000)")
+    p.add_argument("--months", type=_positive, default=24,
+                   help="months of history the referrals span (default 24): with --referrals, sets the daily volume")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", type=Path, help="also write the figures as JSON")
     p.add_argument("--cache", type=Path, default=DATA_DIR / "bench", help="where generated data sets are kept")

@@ -10,16 +10,24 @@ import sys
 from pipelines.bench import STAGES, generate_cached
 
 
+def _lines(path):
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
+        return handle.read().splitlines()
+
+
 def test_bench_reports_every_stage_page_and_query(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "bench", "--referrals", "1500", "--cache", str(tmp_path / "cache"),
+        [sys.executable, "-m", "pipelines.cli", "bench", "--referrals", "1500", "--months", "6", "--cache", str(tmp_path / "cache"),
          "--repeats", "2", "--sessions", "3", "--out", str(out)],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert report["referrals"] == 1500
+    assert report["referrals"] == 1500 and report["months"] == 6
     assert set(STAGES.values()) | {"generate", "full run (ingest -> publish)"} == set(report["stages"])
     assert all(stage["seconds"] > 0 for stage in report["stages"].values())
     assert report["stages"]["generate"]["peak_mib"] > 0
@@ -45,5 +53,8 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     assert {"ingest", "dbt build", "publish"} <= set(daily["steps"])
     assert "daily run (one more extract day" in done.stdout
     # The data set is cached: the next bench of the same size does not generate again.
-    landing, seconds, _ = generate_cached(1500, 7, tmp_path / "cache")
+    landing, seconds, _ = generate_cached(1500, 7, tmp_path / "cache", months=6)
     assert seconds == 0 and any(landing.glob("referrals_*"))
+    # the referrals span the months asked for
+    created = sorted(line.split(",")[2] for path in landing.glob("referrals_*.csv*") for line in _lines(path)[1:])
+    assert "2026-05-31" <= created[0] and created[-1] <= "2026-11-30"
