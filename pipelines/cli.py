@@ -415,7 +415,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from pipelines.bench import bench, write_json
 
     report = bench(args.referrals, seed=args.seed, cache=Path(args.cache), repeats=args.repeats, sessions=args.sessions,
-                   months=args.months)
+                   months=args.months, daily_runs=args.daily_runs)
     print()
     for line in report.lines():
         print(line)
@@ -572,6 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=_positive, default=20, help="cold runs per dashboard query (default 20)")
     p.add_argument("--sessions", type=int, default=20,
                    help="concurrent dashboard sessions loading every page while a run writes (default 20; 0 skips)")
+    p.add_argument("--daily-runs", type=_positive, default=3,
+                   help="daily runs, each from the same full build; the median is reported (default 3)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("compact", help="rewrite the tables daily builds have left a fifth deleted rows "

@@ -22,7 +22,7 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "bench", "--referrals", "1500", "--months", "6", "--cache", str(tmp_path / "cache"),
-         "--repeats", "2", "--sessions", "3", "--out", str(out)],
+         "--repeats", "2", "--sessions", "3", "--daily-runs", "2", "--out", str(out)],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -51,6 +51,11 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     assert daily["incremental"] and daily["reason"] == "new versions merge into the version layer"
     assert 0 < daily["rows_loaded"] and 0 < daily["share_of_history"] < 0.05 and daily["seconds"] > 0
     assert {"ingest", "dbt build", "publish"} <= set(daily["steps"])
+    # run twice from the same full build: the same day lands, incrementally, each time
+    runs = daily["runs"]
+    assert [(r["rows_loaded"], r["incremental"]) for r in runs] == [(daily["rows_loaded"], True)] * 2
+    assert daily["seconds"] in [r["seconds"] for r in runs] and "median of 2 runs" in done.stdout
+    assert not list((tmp_path / "cache").glob("*/run/before-daily"))
     assert "daily run (one more extract day" in done.stdout
     # The data set is cached: the next bench of the same size does not generate again.
     landing, seconds, _ = generate_cached(1500, 7, tmp_path / "cache", months=6)
