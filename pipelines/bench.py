@@ -319,6 +319,7 @@ def daily_runs_measured(extracts: Path, next_day: Path, warehouse: Path, history
     speed moves by a third within an hour; a single run says little."""
     for path in sorted(next_day.iterdir()):
         (extracts / path.name).symlink_to(path)
+
     def warehouse_files() -> list[Path]:   # the warehouse, its serving and quality copies, their WALs
         return sorted(warehouse.parent.glob(f"{warehouse.stem}*.duckdb*"))
 
