@@ -67,6 +67,14 @@ class BenchReport:
                        f"landed history, {'incremental' if d['incremental'] else 'FULL: ' + d['reason']}): "
                        f"{d['seconds']:.1f} s{spread}, peak {d['peak_mib']:,.0f} MiB")
             out.append("  " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in d["steps"].items()))
+            if d.get("scope"):
+                sc = d["scope"]
+                out.append(f"  recomputed {sc['referrals']:,} of {sc['of_referrals']:,} referrals "
+                           f"({sc['referrals'] / max(sc['of_referrals'], 1):.1%}), created in {sc['months']} of "
+                           f"{sc['of_months']} months")
+            if d.get("dbt_thread_seconds"):
+                out.append("  dbt thread time: " + ", ".join(
+                    f"{kind} {seconds:.1f} s" for kind, seconds in d["dbt_thread_seconds"].items() if seconds))
         if self.direct_sql:
             d = self.direct_sql
             out.append(f"dbt build {d['orchestrated_seconds']:.1f} s vs the same compiled SQL in one DuckDB session "
@@ -353,8 +361,9 @@ def daily_run(extracts: Path, warehouse: Path, history_rows: dict[str, int]) -> 
 
     result = run_pipeline_measured(extracts, warehouse)
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        full_refresh, reason = conn.execute(
-            "select full_refresh, reason from raw._builds order by started_at desc limit 1").fetchone()
+        run_id, full_refresh, reason = conn.execute(
+            "select run_id, full_refresh, reason from raw._builds order by started_at desc limit 1").fetchone()
+        scope = recomputed_scope(conn)
     history = sum(history_rows.values())
     return {
         "seconds": sum(result["steps"].values()),
@@ -363,7 +372,49 @@ def daily_run(extracts: Path, warehouse: Path, history_rows: dict[str, int]) -> 
         "share_of_history": result["rows_loaded"] / max(history, 1),
         "incremental": not full_refresh, "reason": reason,
         "peak_mib": _peak_mib(max(result["self_peak_kib"], result["children_peak_kib"])),
+        "scope": scope, "dbt_thread_seconds": dbt_thread_seconds(run_id),
     }
+
+
+def recomputed_scope(conn) -> dict:
+    """How much of the history the daily build computed again: the referrals
+    in int_referral_scope (the per-referral models replace their rows), and
+    the created months they fall in, out of all (a month-grained aggregate
+    could keep only the months no referral in scope falls in)."""
+    referrals, months = conn.execute(
+        "select count(*), count(distinct created_month) from marts.fct_referrals "
+        "where referral_id in (select referral_id from intermediate.int_referral_scope)").fetchall()[0]
+    of_referrals, of_months = conn.execute(
+        "select count(*), count(distinct created_month) from marts.fct_referrals").fetchall()[0]
+    return {"referrals": referrals, "of_referrals": of_referrals, "months": months, "of_months": of_months}
+
+
+def dbt_thread_time(results: list[dict], nodes: dict[str, dict]) -> dict[str, float]:
+    """Seconds dbt's threads spent, by what the node does: the incremental
+    models (their cost follows what changed), the tables rebuilt whole and
+    the tests (theirs follows the history), the views."""
+    kinds = {"incremental": "incremental models", "table": "tables rebuilt whole", "view": "views"}
+    spent = dict.fromkeys([*kinds.values(), "tests"], 0.0)
+    for result in results:
+        node = nodes.get(result["unique_id"])
+        if node is None:
+            continue
+        if node["resource_type"] == "test":
+            spent["tests"] += result["execution_time"]
+        elif node["resource_type"] == "model":
+            kind = kinds.get(node["config"]["materialized"], "tables rebuilt whole")
+            spent[kind] += result["execution_time"]
+    return {kind: round(seconds, 2) for kind, seconds in spent.items()}
+
+
+def dbt_thread_seconds(run_id: str) -> dict[str, float]:
+    """dbt_thread_time of the build of one pipeline run (dagster-dbt gives
+    each invocation a target folder named after the run)."""
+    found = sorted((DBT_PROJECT_DIR / "target").glob(f"refloop_dbt-{run_id[:8]}-*/run_results.json"))
+    if not found:
+        return {}
+    manifest = json.loads((found[-1].parent / "manifest.json").read_text())
+    return dbt_thread_time(json.loads(found[-1].read_text())["results"], manifest["nodes"])
 
 
 def write_json(report: BenchReport, out: Path) -> None:

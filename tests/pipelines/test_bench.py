@@ -50,6 +50,15 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     assert [(r["rows_loaded"], r["incremental"]) for r in runs] == [(daily["rows_loaded"], True)] * 2
     assert daily["seconds"] in [r["seconds"] for r in runs] and "median of 2 runs" in done.stdout
     assert not list((tmp_path / "cache").glob("*/run/before-daily"))
+    # what the daily build computed again, and where dbt's threads spent their time
+    scope = daily["scope"]
+    assert 0 < scope["referrals"] < scope["of_referrals"] and 1 <= scope["months"] <= scope["of_months"] <= 7
+    assert f"recomputed {scope['referrals']:,} of {scope['of_referrals']:,} referrals" in done.stdout
+    spent = daily["dbt_thread_seconds"]
+    assert set(spent) == {"incremental models", "tables rebuilt whole", "views", "tests"}
+    assert spent["incremental models"] > 0 and spent["tables rebuilt whole"] > 0 and spent["tests"] > 0
+    assert spent["views"] == 0    # the daily build leaves the views as they are
+    assert "dbt thread time: incremental models" in done.stdout
     assert "daily run (one more extract day" in done.stdout
     # The data set is cached: the next bench of the same size does not generate again.
     landing, seconds, _ = generate_cached(1500, 7, tmp_path / "cache", months=6)
