@@ -285,6 +285,28 @@ def test_the_daily_build_recomputes_only_the_referrals_in_scope(daily):
     assert {moved_from, moved_to, today, *corrected["referrals"]} <= scope
 
 
+def test_the_daily_build_leaves_the_referrals_that_did_not_change(daily):
+    """The scope is what changed, not everything near it: a referral of a
+    patient attributed again whose attributed evidence is what it was (the
+    patient's new claim line went to another referral, or to none) is not
+    computed again, nor a completed referral whose attribution window ended
+    as T moved (the window decides only an unscheduled outcome)."""
+    root, *_ = daily
+    with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
+        unchanged = conn.execute(
+            "select count(*) from intermediate.int_referrals_eligible "
+            "where patient_id in (select patient_id from intermediate.int_care_evidence_attribution_scope) "
+            "and referral_id not in (select referral_id from intermediate.int_referral_scope)").fetchone()[0]
+        window_ended = conn.execute(
+            "select count(*), count(scope.referral_id) from marts.fct_referrals as referrals "
+            "cross join intermediate.int_parameters as parameters "
+            "left join intermediate.int_referral_scope as scope on referrals.referral_id = scope.referral_id "
+            "where cast(referrals.created_at as date) = parameters.as_of_date - 180 "
+            "and referrals.outcome like 'completed%'").fetchone()
+    assert unchanged > 0
+    assert window_ended[0] > 0 and window_ended[1] == 0
+
+
 def test_records_whose_dates_t_reached_change_without_a_new_version(daily):
     """T moved to DAY: the appointment marked fulfilled ahead of its visit
     that day is attended now, and the referral created that day is eligible,

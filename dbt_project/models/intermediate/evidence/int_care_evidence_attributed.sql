@@ -13,7 +13,7 @@
     what T moved) and replaces those patients' rows
     (macros/replace_scope.sql); every other row stays. On Spark, and on a
     full build, everything is computed. -#}
--- depends_on: {{ ref('int_care_evidence_attribution_scope') }}, {{ ref('int_referral_scope_changes') }}
+-- depends_on: {{ ref('int_care_evidence_attribution_scope') }}, {{ ref('int_referral_scope_changes') }}, {{ ref('int_care_evidence_attributed_before') }}
 {{ replace_scope_config('int_care_evidence_attribution_scope', 'patient_id') }}
 with
 

@@ -8,23 +8,26 @@
     1. a new version of it landed; or of another referral of its patient (the
        patient before and after: every version's), or T passed the created
        date of one (it became eligible);
-    2. T passed its created date, the end of its attribution window or its
-       order's expiry (by a day either way);
-    3. evidence was attributed to it before this build and belongs to a
-       patient attributed again (int_care_evidence_attribution_scope), or is
-       dated between the last build's T and this one's, both included (upcoming
-       is on or after T, counted by T on or before it);
+    2. T passed its created date, or the end of its attribution window or
+       its order's expiry (by a day either way) while its outcome was
+       unscheduled (the last build's outcomes);
+    3. evidence attributed to it before this build is dated between the last
+       build's T and this one's, both included (upcoming is on or after T,
+       counted by T on or before it). (Evidence whose attribution changed:
+       int_referral_scope compares the attribution before and after);
     4. an engagement or event of it has a new version (its referral before and
        after: every version's);
     5. every referral, when an entity's first file landed (a has_* parameter
        turned true).
-    Reads the attributed table as the last build left it (a plain relation:
-    attribution is built after this). Empty on a full build and on Spark
+    Reads the attributed table and the outcomes as the last build left them
+    (plain relations: they are built after this). Empty on a full build and on Spark
     (the per-referral models are then computed whole); every referral when
     the last build is not recorded. -#}
 -- depends_on: {{ ref('stg_extracts__referrals') }}, {{ ref('stg_extracts__engagements') }}, {{ ref('stg_extracts__referral_events') }}, {{ ref('stg_extracts__files') }}, {{ ref('stg_extracts__appointments') }}, {{ ref('stg_extracts__claims') }}
 {%- set previous = adapter.get_relation(database=this.database, schema=this.schema,
                                         identifier='int_care_evidence_attributed') if execute else none -%}
+{%- set outcomes_before = adapter.get_relation(database=this.database, schema=this.schema,
+                                               identifier='int_referral_outcomes_assigned') if execute else none -%}
 {%- set landed = landed_since() %}
 
 with
@@ -39,10 +42,6 @@ engagements as (
 
 events as (
     select * from {{ ref('int_referral_events_deduplicated') }}
-),
-
-attribution_scope as (
-    select * from {{ ref('int_care_evidence_attribution_scope') }}
 ),
 
 parameters as (
@@ -73,7 +72,12 @@ changed_referrals as (
 ),
 
 {#- T passed a created date, the end of an attribution window (created
-    W days before) or an expiry, each by a day either way -#}
+    W days before) or an expiry, each by a day either way. The window and
+    the expiry decide only between unscheduled_open and unscheduled_expired
+    (int_referral_outcomes_assigned): a referral whose outcome the last build
+    left was another is in scope for them only if its evidence or its
+    version changed, which rule 1 and int_referral_scope (the attribution
+    before and after) find. -#}
 dated_referrals as (
     select
         referrals.referral_id,
@@ -85,9 +89,14 @@ dated_referrals as (
     cross join parameters
     where (cast(referrals.created_at as date) > moved.after_date
             and cast(referrals.created_at as date) <= moved.through_date)
-        or (cast(referrals.created_at as date) >= moved.after_date - parameters.attribution_window_days - 1
-            and cast(referrals.created_at as date) <= moved.through_date - parameters.attribution_window_days + 1)
-        or (referrals.expires_on >= moved.after_date - 1 and referrals.expires_on <= moved.through_date + 1)
+        or (((cast(referrals.created_at as date) >= moved.after_date - parameters.attribution_window_days - 1
+                and cast(referrals.created_at as date) <= moved.through_date - parameters.attribution_window_days + 1)
+            or (referrals.expires_on >= moved.after_date - 1 and referrals.expires_on <= moved.through_date + 1))
+            {%- if outcomes_before is not none %}
+            and referrals.referral_id not in (
+                select referral_id from {{ outcomes_before }}
+                where outcome not in ('unscheduled_open', 'unscheduled_expired'))
+            {%- endif %})
 ),
 
 changed_patients as (
@@ -99,10 +108,6 @@ changed_patients as (
 ),
 
 evidence_referrals as (
-    select previous.attributed_referral_id as referral_id
-    from {{ previous }} as previous
-    where previous.patient_id in (select patient_id from attribution_scope)
-    union
     select previous.attributed_referral_id as referral_id
     from {{ previous }} as previous
     cross join moved
