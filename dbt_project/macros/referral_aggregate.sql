@@ -2,7 +2,9 @@
     eligible referrals, grouped by `dimensions`: the body of every
     agg_referrals_* model, so each rule is written once. A rate whose
     denominator is 0 is null; `network_leakage_rate` is null without providers
-    data; metrics needing a missing entity come out null. -#}
+    data; metrics needing a missing entity come out null. Kept by cell on
+    DuckDB: a daily build computes again the cells the referrals in scope
+    fall in (macros/replace_cells.sql). -#}
 
 
 {% macro referral_outcomes() -%}
@@ -12,10 +14,13 @@
 {%- endmacro %}
 
 {% macro referral_aggregate(dimensions) %}
+-- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}
+{{ replace_cells_config(dimensions) }}
 with
 
 referrals as (
-    select * from {{ ref('fct_referrals') }}
+    select * from {{ ref('fct_referrals') }} as referrals
+    {{ in_cells(dimensions, 'referrals') }}
 ),
 
 parameters as (

@@ -2,8 +2,9 @@
     (docs/metrics.md, marts.fct_referrals).
     Kept incrementally on DuckDB: a daily build computes the referrals in
     int_referral_scope again and replaces their rows (macros/replace_scope.sql);
-    every input is read for those referrals only. -#}
--- depends_on: {{ ref('int_referral_scope') }}
+    every input is read for those referrals only. int_referrals_replaced
+    copies the rows it replaces first (for the aggregates kept by cell). -#}
+-- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}
 {{ replace_scope_config('int_referral_scope', 'referral_id') }}
 with
 
