@@ -2,9 +2,11 @@
     eligible referrals, grouped by `dimensions`: the body of every
     agg_referrals_* model, so each rule is written once. A rate whose
     denominator is 0 is null; `network_leakage_rate` is null without providers
-    data; metrics needing a missing entity come out null. Kept by cell on
-    DuckDB: a daily build computes again the cells the referrals in scope
-    fall in (macros/replace_cells.sql). -#}
+    data; metrics needing a missing entity come out null. `kept_by_cell`: on
+    DuckDB a daily build computes again only the cells the referrals in scope
+    fall in (macros/replace_cells.sql), for the fine grains whose cells a
+    daily scope mostly leaves alone; a coarse aggregate is cheaper computed
+    whole (a daily scope touches most of its cells). -#}
 
 
 {% macro referral_outcomes() -%}
@@ -13,14 +15,18 @@
                'appointment_unresolved', 'unscheduled_open', 'unscheduled_expired']) }}
 {%- endmacro %}
 
-{% macro referral_aggregate(dimensions) %}
+{% macro referral_aggregate(dimensions, kept_by_cell=false) %}
+{%- if kept_by_cell %}
 -- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}
 {{ replace_cells_config(dimensions) }}
+{%- endif %}
 with
 
 referrals as (
     select * from {{ ref('fct_referrals') }} as referrals
+    {%- if kept_by_cell %}
     {{ in_cells(dimensions, 'referrals') }}
+    {%- endif %}
 ),
 
 parameters as (

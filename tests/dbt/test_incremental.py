@@ -239,6 +239,19 @@ def test_the_daily_build_left_the_rows_it_replaced_stored(daily):
     assert stored == live
 
 
+def test_the_daily_build_kept_the_fine_aggregates_by_cell(daily):
+    """The aggregates kept by cell (macros/replace_cells.sql) took the daily
+    build's change in place: the rows of the cells in scope replaced (stored
+    but deleted, without a vacuum), the other cells' rows left; the coarse
+    ones are rebuilt whole. Equal to the full rebuild all the same (above)."""
+    root, *_ = daily
+    for table in ("marts.agg_referrals_cube", "marts.agg_referrals_by_practice", "marts.agg_outreach_by_channel"):
+        stored, live = test_publish.stored_and_live(root / "daily.duckdb", table)
+        assert live < stored < 2 * live, table
+    stored, live = test_publish.stored_and_live(root / "daily.duckdb", "marts.agg_referrals_monthly")
+    assert stored == live
+
+
 def test_the_daily_build_attributes_only_the_patients_in_scope(daily):
     """Attribution is kept incrementally: the daily build recomputed the
     patients whose evidence or referrals changed or whose dates T passed, a

@@ -1,7 +1,14 @@
 {#- Touches and what followed, per created month, specialty group, channel and
     purpose (and referring practice and payer, so every dashboard filter applies). Referral counts are distinct within a row, so they add up across
     months and groups; across channels a referral touched by two channels counts
-    in both. -#}
+    in both.
+    Kept by cell on DuckDB (macros/replace_cells.sql): a daily build computes
+    again the rows of the created month, specialty group, referring practice
+    and payer of each referral in scope, before and after (an engagement with
+    a new version puts its referral in scope); the other rows stay. -#}
+-- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}
+{%- set cells = ['created_month', 'specialty_group', 'referring_location_id', 'payer_id'] %}
+{{ replace_cells_config(cells) }}
 with
 
 engagements as (
@@ -9,7 +16,8 @@ engagements as (
 ),
 
 referrals as (
-    select * from {{ ref('fct_referrals') }}
+    select * from {{ ref('fct_referrals') }} as referrals
+    {{ in_cells(cells, 'referrals') }}
 ),
 
 {#- One row per referral within each group first: counting distinct referrals
