@@ -89,14 +89,23 @@ dated_referrals as (
     cross join parameters
     where (cast(referrals.created_at as date) > moved.after_date
             and cast(referrals.created_at as date) <= moved.through_date)
-        or (((cast(referrals.created_at as date) >= moved.after_date - parameters.attribution_window_days - 1
-                and cast(referrals.created_at as date) <= moved.through_date - parameters.attribution_window_days + 1)
-            or (referrals.expires_on >= moved.after_date - 1 and referrals.expires_on <= moved.through_date + 1))
-            {%- if outcomes_before is not none %}
-            and referrals.referral_id not in (
-                select referral_id from {{ outcomes_before }}
-                where outcome not in ('unscheduled_open', 'unscheduled_expired'))
-            {%- endif %})
+        or (cast(referrals.created_at as date) >= moved.after_date - parameters.attribution_window_days - 1
+            and cast(referrals.created_at as date) <= moved.through_date - parameters.attribution_window_days + 1)
+        or (referrals.expires_on >= moved.after_date - 1 and referrals.expires_on <= moved.through_date + 1)
+),
+
+{#- (a join from the few dated referrals: a `not in` the outcomes would hash
+    every referral's) -#}
+dated_in_scope as (
+    select dated_referrals.referral_id
+    from dated_referrals
+    {%- if outcomes_before is not none %}
+    left join {{ outcomes_before }} as outcomes_before
+        on dated_referrals.referral_id = outcomes_before.referral_id
+    where dated_referrals.became_eligible
+        or outcomes_before.referral_id is null
+        or outcomes_before.outcome in ('unscheduled_open', 'unscheduled_expired')
+    {%- endif %}
 ),
 
 changed_patients as (
@@ -135,7 +144,7 @@ first_files as (
 scope as (
     select referral_id from changed_referrals
     union
-    select referral_id from dated_referrals
+    select referral_id from dated_in_scope
     union
     select referrals.referral_id from {{ ref('int_referrals_deduplicated') }} as referrals where patient_id in (select patient_id from changed_patients)
     union
