@@ -94,17 +94,19 @@ dated_referrals as (
         or (referrals.expires_on >= moved.after_date - 1 and referrals.expires_on <= moved.through_date + 1)
 ),
 
-{#- (a join from the few dated referrals: a `not in` the outcomes would hash
-    every referral's) -#}
+{#- (`not exists`, correlated on the few dated referrals: faster here than a
+    `not in` or a left join over every referral's outcome) -#}
 dated_in_scope as (
     select dated_referrals.referral_id
     from dated_referrals
     {%- if outcomes_before is not none %}
-    left join {{ outcomes_before }} as outcomes_before
-        on dated_referrals.referral_id = outcomes_before.referral_id
     where dated_referrals.became_eligible
-        or outcomes_before.referral_id is null
-        or outcomes_before.outcome in ('unscheduled_open', 'unscheduled_expired')
+        or not exists (
+            select 1
+            from {{ outcomes_before }} as outcomes_before
+            where outcomes_before.referral_id = dated_referrals.referral_id
+                and outcomes_before.outcome not in ('unscheduled_open', 'unscheduled_expired')
+        )
     {%- endif %}
 ),
 
