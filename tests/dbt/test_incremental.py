@@ -300,15 +300,17 @@ def test_the_daily_build_recomputes_only_the_referrals_in_scope(daily):
 
 def test_the_daily_build_leaves_the_referrals_that_did_not_change(daily):
     """The scope is what changed, not everything near it: a referral of a
-    patient attributed again whose attributed evidence is what it was (the
-    patient's new claim line went to another referral, or to none) is not
-    computed again, nor a completed referral whose attribution window ended
-    as T moved (the window decides only an unscheduled outcome)."""
+    patient attributed again, with evidence attributed to it that is what it
+    was (the patient's new claim line went to another referral, or to none),
+    is not computed again, nor a completed referral whose attribution window
+    ended as T moved (the window decides only an unscheduled outcome). The
+    release before computed both again."""
     root, *_ = daily
     with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
         unchanged = conn.execute(
             "select count(*) from intermediate.int_referrals_eligible "
             "where patient_id in (select patient_id from intermediate.int_care_evidence_attribution_scope) "
+            "and referral_id in (select attributed_referral_id from intermediate.int_care_evidence_attributed) "
             "and referral_id not in (select referral_id from intermediate.int_referral_scope)").fetchone()[0]
         window_ended = conn.execute(
             "select count(*), count(scope.referral_id) from marts.fct_referrals as referrals "
