@@ -101,7 +101,9 @@ def shell(conn: duckdb.DuckDBPyConnection, source: str) -> int:
                 print(HELP)
             elif command == ".tables":
                 conn.sql("select schema_name as schema, table_name as table, estimated_size as rows "
-                         "from duckdb_tables() where database_name = 'warehouse' order by 1, 2").show(max_rows=200)
+                         "from duckdb_tables() where database_name = 'warehouse' "
+                         "union all select schema_name, view_name || ' (view)', null from duckdb_views() "
+                         "where database_name = 'warehouse' and not internal order by 1, 2").show(max_rows=200)
             elif command == ".describe" and arg:
                 try:
                     conn.sql(f"describe {arg}").show(max_rows=200)
@@ -125,8 +127,9 @@ def export_marts(warehouse: Path, out: Path, fmt: str = "parquet") -> dict[str, 
     conn = open_read_only(warehouse)
     try:
         tables = [t for (t,) in conn.execute(
-            "select table_name from duckdb_tables() where database_name = 'warehouse' and schema_name = ? "
-            "order by table_name", [PUBLIC_SCHEMA]).fetchall()]
+            "select table_name from duckdb_tables() where database_name = 'warehouse' and schema_name = $schema "
+            "union all select view_name from duckdb_views() where database_name = 'warehouse' "
+            "and schema_name = $schema order by 1", {"schema": PUBLIC_SCHEMA}).fetchall()]
         out.mkdir(parents=True, exist_ok=True)
         counts = {}
         for table in tables:

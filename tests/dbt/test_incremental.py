@@ -252,6 +252,39 @@ def test_the_daily_build_kept_the_fine_aggregates_by_cell(daily):
     assert stored == live
 
 
+def test_the_daily_build_keeps_the_queue_by_referral(daily):
+    """The queue's rows are kept by referral (int_referral_queue_scope): the
+    daily build replaced a small share of them in place, and marts.referral_queue
+    is a view that adds days_open and T, so the rows it did not replace are
+    a day older all the same; among those it replaced, the open referrals sent
+    to the specialist who left the network (the directory on T changed, not
+    the referral). The full rebuild's scope is empty; the serving copy holds
+    the view over its own copy of the rows."""
+    root, corrected, *_ = daily
+    [npi] = corrected["providers"]
+    with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
+        scope = {r for (r,) in conn.execute("select referral_id from intermediate.int_referral_queue_scope").fetchall()}
+        queue = conn.execute("select count(*) from marts.referral_queue").fetchone()[0]
+        sent = {r for (r,) in conn.execute(
+            "select referral_id from marts.referral_queue where referred_to_npi = ?", [npi]).fetchall()}
+        kept = conn.execute(
+            "select count(*) from marts.referral_queue cross join intermediate.int_parameters as p "
+            "where referral_id not in (select referral_id from intermediate.int_referral_queue_scope) "
+            "and days_open = p.as_of_date - created_date and referral_queue.as_of_date = date '" + DAY + "'").fetchone()[0]
+        kind = conn.execute("select table_type from information_schema.tables "
+                            "where table_schema = 'marts' and table_name = 'referral_queue'").fetchone()[0]
+    stored, live = test_publish.stored_and_live(root / "daily.duckdb", "intermediate.int_referral_queue_rows")
+    assert kind == "VIEW"
+    assert 0 < len(scope) < queue / 4
+    assert live < stored < live + len(scope) + 1
+    assert sent and sent <= scope
+    assert kept > queue / 2
+    with duckdb.connect(str(root / "full.duckdb"), read_only=True) as conn:
+        assert conn.execute("select count(*) from intermediate.int_referral_queue_scope").fetchone()[0] == 0
+    with duckdb.connect(str(serving_path(root / "daily.duckdb")), read_only=True) as conn:
+        assert conn.execute("select count(*) from marts.referral_queue").fetchone()[0] == queue
+
+
 def test_the_daily_build_attributes_only_the_patients_in_scope(daily):
     """Attribution is kept incrementally: the daily build recomputed the
     patients whose evidence or referrals changed or whose dates T passed, a

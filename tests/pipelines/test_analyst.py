@@ -71,7 +71,9 @@ def test_export_writes_every_mart_as_parquet(built_warehouse, tmp_path):
     done = refloop("export", "--warehouse", str(built_warehouse.warehouse), "--format", "parquet", "--out", str(out))
     assert done.returncode == 0, done.stderr
     marts = dict(built_warehouse.query(
-        "select table_name, estimated_size from duckdb_tables() where schema_name = 'marts'", serving=True))
+        "select table_name, estimated_size from duckdb_tables() where schema_name = 'marts' "
+        "union all select view_name, null from duckdb_views() where schema_name = 'marts'", serving=True))
+    assert "referral_queue" in marts
     assert {p.stem for p in out.glob("*.parquet")} == set(marts)
     for table in marts:
         exported = pl.read_parquet(out / f"{table}.parquet")

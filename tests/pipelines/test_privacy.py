@@ -64,7 +64,9 @@ def database_text(path: Path) -> str:
     """Every value of every table (and every table and column name) as text."""
     parts = []
     with duckdb.connect(str(path), read_only=True) as conn:
-        for schema, table in conn.execute("select schema_name, table_name from duckdb_tables()").fetchall():
+        for schema, table in conn.execute("select schema_name, table_name from duckdb_tables() union all "
+                                          "select schema_name, view_name from duckdb_views() where not internal"
+                                          ).fetchall():
             relation = conn.sql(f'select columns(*)::varchar from "{schema}"."{table}"')
             parts.append(f"{schema}.{table} {' '.join(relation.columns)}")
             parts.extend(" ".join(v or "" for v in row) for row in relation.fetchall())

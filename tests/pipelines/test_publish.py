@@ -61,10 +61,10 @@ def differences(warehouse, serving) -> dict[str, list[int]]:
     with duckdb.connect() as conn:
         conn.execute("attach ? as w (read_only)", [str(warehouse)])
         conn.execute("attach ? as s (read_only)", [str(serving)])
-        tables = {t for (t,) in conn.execute("select table_name from duckdb_tables() where database_name = 'w' "
-                                             "and schema_name = 'marts'").fetchall()}
-        published = {t for (t,) in conn.execute("select table_name from duckdb_tables() where database_name = 's' "
-                                                "and schema_name = 'marts'").fetchall()}
+        marts = ("select table_name from duckdb_tables() where database_name = ? and schema_name = 'marts' "
+                 "union all select view_name from duckdb_views() where database_name = ? and schema_name = 'marts'")
+        tables = {t for (t,) in conn.execute(marts, ["w", "w"]).fetchall()}
+        published = {t for (t,) in conn.execute(marts, ["s", "s"]).fetchall()}
         assert tables == published
         for table in tables:
             only = [conn.execute(f"select count(*) from (select * from {x}.marts.{table} "

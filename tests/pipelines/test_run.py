@@ -48,7 +48,13 @@ def test_serving_copy_holds_marts_and_no_patient_ids(built_warehouse):
     tables = built_warehouse.query(
         "select schema_name, table_name from duckdb_tables() order by 1, 2", serving=True)
     schemas = {schema for schema, _ in tables}
-    assert schemas == {"marts", "meta"}
+    assert schemas == {"marts", "meta", "intermediate"}
+    # of intermediate, only the two tables the view marts.referral_queue reads
+    assert {table for schema, table in tables if schema == "intermediate"} == {"int_referral_queue_rows", "int_parameters"}
+    assert built_warehouse.query("select view_name from duckdb_views() where not internal", serving=True) == \
+        [("referral_queue",)]
+    assert built_warehouse.scalar("select count(*) from marts.referral_queue", serving=True) == \
+        built_warehouse.scalar("select count(*) from marts.referral_queue") > 0
     columns = built_warehouse.query("select column_name from duckdb_columns()", serving=True)
     assert "patient_id" not in {c for (c,) in columns}
     eligible = built_warehouse.scalar("select count(*) from intermediate.int_referrals_eligible")

@@ -12,16 +12,21 @@ from pipelines.resources import WarehouseResource
 
 
 def mart_deltas(manifest_path: Path) -> dict[str, Delta]:
-    """The marts an incremental DuckDB build keeps incrementally, and how:
-    replace_scope models by their scope model's keys, append models by their
-    `append_watermark` column. The manifest is parsed for the DuckDB target,
-    the only one whose builds are incremental per model."""
+    """The published tables an incremental DuckDB build keeps incrementally,
+    and how: replace_scope models by their scope model's keys, append models
+    by their `append_watermark` column. Published: the marts, and the models
+    a mart that is a view reads. The manifest is parsed for the DuckDB
+    target, the only one whose builds are incremental per model."""
     nodes = json.loads(manifest_path.read_text())["nodes"]
     by_name = {node["name"]: node for node in nodes.values() if node["resource_type"] == "model"}
+    read_by_views = {uid for node in by_name.values()
+                     if node["schema"] == "marts" and node["config"].get("materialized") == "view"
+                     for uid in node["depends_on"]["nodes"]}
     deltas = {}
     for node in by_name.values():
         config = node["config"]
-        if node["schema"] != "marts" or config.get("materialized") != "incremental":
+        published = node["schema"] == "marts" or node["unique_id"] in read_by_views
+        if not published or config.get("materialized") != "incremental":
             continue
         strategy = config.get("incremental_strategy")
         if strategy == "replace_scope" and config.get("scope_model") in by_name:

@@ -1,7 +1,9 @@
-"""Publish the serving copy: the marts (and nothing of raw, staging or
-intermediate, so no source patient id) in a separate DuckDB file, replaced
-atomically. Dashboards open that file read-only and never the one the
-pipeline writes.
+"""Publish the serving copy: the marts (and nothing of raw or staging, and
+of intermediate only the tables a mart that is a view reads, so no source
+patient id) in a separate DuckDB file, replaced atomically. Dashboards open
+that file read-only and never the one the pipeline writes. A mart that is a
+view (marts.referral_queue) is created again in the copy over the copy's
+own tables.
 
 After an incremental build the serving copy need not be written whole: when
 it holds exactly what the build before this one published, the marts that
@@ -23,11 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import json
+import re
+
 import duckdb
 
 from pipelines.storage import BACKSTOP_SHARE, DELETED_SHARE, compact, deleted_shares, most_deleted
 
 PUBLISHED_SCHEMAS = ("marts",)
+SERVED_SCHEMAS = ("marts", "intermediate")   # what a serving copy's tables live in (the views' inputs)
 PUBLISH_WORKERS = 2     # tables written at once
 log = logging.getLogger(__name__)
 
@@ -78,7 +84,7 @@ def _published(serving: Path) -> dict | None:
             if not {"build_run_id", "build_started_at"} <= columns:
                 return None
             row = conn.execute("select build_run_id, build_started_at from meta.publication").fetchone()
-            worst, share = most_deleted(conn, PUBLISHED_SCHEMAS)
+            worst, share = most_deleted(conn, SERVED_SCHEMAS)
     except duckdb.Error:
         return None
     return {"build": row, "most_deleted": worst, "deleted_share": share} if row else None
@@ -149,20 +155,26 @@ def _write(staging: Path, warehouse: Path, run_id: str, build: tuple | None,
     conn.execute("set max_vacuum_tasks = 0")
     try:
         conn.execute("attach ? as source (read_only)", [str(warehouse)])
-        sized = conn.execute(
+        views = _views(conn)
+        inputs = _view_inputs(conn, views)
+        sized = [row for row in conn.execute(
             "select schema_name, table_name, estimated_size from duckdb_tables() "
-            "where database_name = 'source' and schema_name in ? order by schema_name, table_name",
-            [list(PUBLISHED_SCHEMAS)],
-        ).fetchall()
+            "where database_name = 'source' order by schema_name, table_name").fetchall()
+            if row[0] in PUBLISHED_SCHEMAS or row[:2] in inputs]
         # the copies first, the largest first; then the tables that take a change
         tables = [(schema, table) for schema, table, _ in
                   sorted(sized, key=lambda row: (row[1] in deltas, -(row[2] or 0)))]
+        # everything but meta is the source's: what it no longer has goes
         kept = {(s, t) for (s, t) in conn.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
-            " and schema_name in ?", [list(PUBLISHED_SCHEMAS)]).fetchall()}
+            " and schema_name != 'meta'").fetchall()}
+        for schema, view in conn.execute(
+                "select schema_name, view_name from duckdb_views() where database_name = current_database() "
+                "and not internal").fetchall():
+            conn.execute(f'drop view "{schema}"."{view}"')
         for schema, table in kept - set(tables):
             conn.execute(f'drop table "{schema}"."{table}"')
-        for schema in sorted({schema for schema, _ in tables}):
+        for schema in sorted({schema for schema, _ in tables} | {schema for schema, _, _ in views}):
             conn.execute(f'create schema if not exists "{schema}"')
 
         def write(cursor: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
@@ -179,6 +191,13 @@ def _write(staging: Path, warehouse: Path, run_id: str, build: tuple | None,
             publication.counts[f"{schema}.{table}"] = counts[0]
 
         _each_table(conn, tables, write)
+        for schema, view, sql in views:   # over the tables just written; dbt wrote them without a catalog
+            conn.execute(sql)
+            counts = conn.execute(f'select (select count(*) from "{schema}"."{view}"), '
+                                  f'(select count(*) from source."{schema}"."{view}")').fetchone()
+            if counts[0] != counts[1]:
+                raise _Fallback(f"{schema}.{view} has {counts[0]:,} rows, the warehouse {counts[1]:,}")
+            publication.counts[f"{schema}.{view}"] = counts[0]
         publication.counts = dict(sorted(publication.counts.items()))
         publication.changed = dict(sorted(publication.changed.items()))
         parameters = conn.execute(
@@ -199,6 +218,46 @@ def _write(staging: Path, warehouse: Path, run_id: str, build: tuple | None,
     finally:
         conn.close()
     return publication
+
+
+def _views(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """The views of the published schemas in the attached `source`: schema,
+    name and the statement that creates them."""
+    return conn.execute(
+        "select schema_name, view_name, sql from duckdb_views() where database_name = 'source' "
+        "and schema_name in ? and not internal order by schema_name, view_name", [list(PUBLISHED_SCHEMAS)]).fetchall()
+
+
+_VIEW_STATEMENT = re.compile(r"^\s*create\s+(?:or\s+replace\s+)?view\s+\S+\s+as\s+(.*?)\s*;?\s*$",
+                             re.IGNORECASE | re.DOTALL)
+
+
+def _view_inputs(conn: duckdb.DuckDBPyConnection, views: list[tuple[str, str, str]]) -> set[tuple[str, str]]:
+    """The source tables outside the published schemas that `views` read, as
+    DuckDB's own parser finds them in their SQL (json_serialize_sql)."""
+    named: set[tuple[str, str]] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and node.get("schema_name"):
+                named.add((node["schema_name"], node["table_name"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for schema, view, sql in views:
+        found = _VIEW_STATEMENT.match(sql)
+        if not found:
+            raise RuntimeError(f"cannot publish the view {schema}.{view}: its definition is not a CREATE VIEW")
+        tree = json.loads(conn.execute("select json_serialize_sql(?)", [found.group(1)]).fetchone()[0])
+        if tree.get("error"):
+            raise RuntimeError(f"cannot publish the view {schema}.{view}: {tree.get('error_message')}")
+        walk(tree)
+    present = set(conn.execute("select schema_name, table_name from duckdb_tables() "
+                               "where database_name = 'source'").fetchall())
+    return {(schema, table) for schema, table in named & present if schema not in PUBLISHED_SCHEMAS}
 
 
 def _each_table(conn: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]],
@@ -275,12 +334,12 @@ def compact_serving(serving: Path, threshold: float = DELETED_SHARE) -> dict[str
     if not serving.exists():
         return {}
     with duckdb.connect(str(serving), read_only=True) as conn:
-        if not any(share > threshold for share in deleted_shares(conn, PUBLISHED_SCHEMAS).values()):
+        if not any(share > threshold for share in deleted_shares(conn, SERVED_SCHEMAS).values()):
             return {}
     staging = _staging(serving)
     shutil.copyfile(serving, staging)
     try:
-        rewritten = compact(staging, PUBLISHED_SCHEMAS, threshold)
+        rewritten = compact(staging, SERVED_SCHEMAS, threshold)
         os.replace(staging, serving)
     finally:
         staging.unlink(missing_ok=True)

@@ -203,11 +203,16 @@ def _to_result(check: Check, validation, row_count: int) -> CheckResult:
     )
 
 
+# the tables and the views (a mart may be one: marts.referral_queue)
+RELATIONS = ("select schema_name, table_name from duckdb_tables() "
+             "union all select schema_name, view_name from duckdb_views() where not internal")
+
+
 def existing_tables(warehouse: Path) -> set[str]:
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        return {f"{s}.{t}" for s, t in conn.execute("select schema_name, table_name from duckdb_tables()").fetchall()}
+        return {f"{s}.{t}" for s, t in conn.execute(RELATIONS).fetchall()}
 
 
 def _new_rows(table: str, since: datetime) -> str:
@@ -218,7 +223,7 @@ def _row_counts(warehouse: Path, batches: set[tuple[str, datetime | None]]) -> d
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        present = {f"{s}.{t}" for s, t in conn.execute("select schema_name, table_name from duckdb_tables()").fetchall()}
+        present = {f"{s}.{t}" for s, t in conn.execute(RELATIONS).fetchall()}
         missing = sorted({table for table, _ in batches} - present)
         if missing:
             raise RuntimeError(f"{warehouse} has no table {', '.join(missing)}: has the pipeline built it?")

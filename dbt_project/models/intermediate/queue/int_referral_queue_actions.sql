@@ -1,11 +1,18 @@
 {#- The work-list action of each open referral (latest status active or
     on-hold), the first that applies (docs/metrics.md, marts.referral_queue):
     close_completed, close_leaked, none (upcoming), expire, reroute,
-    follow_up, none. Directory-based rerouting needs providers data. -#}
+    follow_up, none. Directory-based rerouting needs providers data.
+    Nothing here moves with T alone but at the dates int_referral_queue_scope
+    finds (days_open is computed in marts.referral_queue): kept
+    incrementally on DuckDB, a daily build computes the referrals in that
+    scope again and replaces their rows (macros/replace_scope.sql). -#}
+-- depends_on: {{ ref('int_referral_queue_scope') }}
+{{ replace_scope_config('int_referral_queue_scope', 'referral_id') }}
 with
 
 referrals as (
     select * from {{ ref('int_referrals_eligible') }}
+    {{ in_scope('referral_id', 'int_referral_queue_scope') }}
 ),
 
 outcomes as (
@@ -57,19 +64,10 @@ open_referrals as (
         outcomes.has_booked_appointment,
         outcomes.first_visit_date,
         outcomes.first_visit_npi,
-        parameters.as_of_date,
-        {{ days_between('referrals.created_date', 'parameters.as_of_date') }} as days_open,
         {{ days_between('referrals.created_date', 'parameters.as_of_date') }} > {{ var('attribution_window_days') }} as is_past_window,
         coalesce(referrals.expires_on < parameters.as_of_date, false) as is_order_expired,
         declined.referral_id is not null as is_declined,
-        parameters.has_providers and referrals.referred_to_npi is not null and referred_to.npi is null as is_referred_to_unlisted,
-        parameters.has_providers and referrals.referred_to_npi is not null and referred_to.npi is not null
-            and not referred_to.is_in_network as is_referred_to_out_of_network,
-        parameters.has_providers and referrals.referred_to_npi is not null
-            and coalesce(referred_to.accepting_new_patients = false, false) as is_referred_to_not_accepting,
-        parameters.has_providers and referrals.referred_to_npi is not null and referred_to.npi is not null
-            and referred_to.specialty_group != referrals.specialty_group as is_referred_to_other_group,
-        referred_to.specialty_group as referred_to_specialty_group,
+        {{ queue_referred_to_checks('referrals', 'referred_to', 'parameters') }},
         recent_touches.last_touch_at
     from referrals
     cross join parameters
