@@ -40,8 +40,10 @@ def next_build(warehouse, run_id: str, scope: list[str]) -> None:
                      "from raw._builds order by started_at desc limit 1", [run_id])
         conn.execute("delete from intermediate.int_referral_scope")
         conn.execute("delete from intermediate.int_care_evidence_scope_keys")
+        conn.execute("delete from intermediate.int_referral_queue_scope")
         for referral in scope:
             conn.execute("insert into intermediate.int_referral_scope values (?)", [referral])
+            conn.execute("insert into intermediate.int_referral_queue_scope values (?)", [referral])
             conn.execute("insert into intermediate.int_care_evidence_scope_keys "
                          "select patient_key from marts.fct_referrals where referral_id = ?", [referral])
         conn.execute("insert into marts.referral_queue_history select now()::timestamp, * exclude (built_at) "
@@ -80,7 +82,9 @@ def test_the_marts_kept_incrementally_are_named_with_their_scope_or_watermark():
     scoped = Delta(scope="intermediate.int_referral_scope", key="referral_id")
     assert deltas == {"fct_referrals": scoped, "fct_referral_outreach": scoped, "fct_engagements": scoped,
                       "fct_appointments": Delta(scope="intermediate.int_care_evidence_scope_keys", key="patient_key"),
-                      "referral_queue_history": Delta(watermark="built_at")}
+                      "referral_queue_history": Delta(watermark="built_at"),
+                      # not a mart: the table the view marts.referral_queue reads, published with it
+                      "int_referral_queue_rows": Delta(scope="intermediate.int_referral_queue_scope", key="referral_id")}
 
 
 def test_an_incremental_build_is_published_as_its_changes(copies):
@@ -91,7 +95,7 @@ def test_an_incremental_build_is_published_as_its_changes(copies):
 
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         inside, outside = [r for (r,) in conn.execute(
-            "select referral_id from marts.fct_referrals order by referral_id limit 2").fetchall()]
+            "select referral_id from marts.referral_queue order by referral_id limit 2").fetchall()]
         snapshot = conn.execute("select count(*) from marts.referral_queue_history where built_at = "
                                 "(select max(built_at) from marts.referral_queue_history)").fetchone()[0]
         appointments = conn.execute("select count(*) from marts.fct_appointments where patient_key = "
@@ -102,6 +106,8 @@ def test_an_incremental_build_is_published_as_its_changes(copies):
         # the build changed the referral in its scope; the other, changed by hand,
         # shows that only the scope's rows are taken from the warehouse
         conn.execute("update marts.fct_referrals set outcome = 'changed' where referral_id in (?, ?)", [inside, outside])
+        # and the queue row of the one in scope, which the serving copy's view shows
+        conn.execute("update intermediate.int_referral_queue_rows set reason = 'changed' where referral_id = ?", [inside])
         conn.execute("delete from marts.agg_referrals_monthly where created_month = "
                      "(select min(created_month) from marts.agg_referrals_monthly)")
 
@@ -110,9 +116,13 @@ def test_an_incremental_build_is_published_as_its_changes(copies):
     assert published.changed == {"marts.fct_referrals": 1, "marts.fct_referral_outreach": 1,
                                  "marts.fct_engagements": published.changed["marts.fct_engagements"],
                                  "marts.fct_appointments": appointments,    # the patient's, by patient_key
-                                 "marts.referral_queue_history": snapshot}
+                                 "marts.referral_queue_history": snapshot,
+                                 "intermediate.int_referral_queue_rows": 1}
     assert outcomes(serving, [inside, outside])[inside] == "changed"
     assert outcomes(serving, [inside, outside])[outside] != "changed"
+    with duckdb.connect(str(serving), read_only=True) as conn:
+        assert conn.execute("select referral_id from marts.referral_queue where reason = 'changed'").fetchall() == \
+            [(inside,)]
     assert set(differences(warehouse, serving)) == {"fct_referrals"}     # the row changed outside the scope
     with duckdb.connect(str(serving), read_only=True) as conn:
         assert conn.execute("select run_id, build_run_id, publish_mode from meta.publication").fetchone() == (
