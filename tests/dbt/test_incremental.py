@@ -286,6 +286,34 @@ def test_the_daily_build_keeps_the_queue_by_referral(daily):
         assert conn.execute("select count(*) from marts.referral_queue").fetchone()[0] == queue
 
 
+def test_the_daily_build_logged_only_the_queues_changes(daily):
+    """The queue's history is kept as its changes (int_referral_queue_log):
+    the first build logged its whole queue, the daily build its own row and
+    the referrals that entered the queue, left it or changed action, far
+    fewer than the queue; marts.referral_queue_history still lists both
+    builds' queues, the latest equal to marts.referral_queue. Spark, whose
+    history stays a table of snapshots, counts the same changes from its log."""
+    root, *_ = daily
+    changes = "select action, change, referrals from marts.agg_referral_queue_changes order by all"
+    with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
+        logged = conn.execute("select count(referral_id) from intermediate.int_referral_queue_log "
+                              "group by built_at order by built_at").fetchall()
+        snapshots = conn.execute("select count(*) from marts.referral_queue_history "
+                                 "group by built_at order by built_at").fetchall()
+        changed = conn.execute("select sum(referrals) from marts.agg_referral_queue_changes "
+                               "where change != 'unchanged'").fetchone()[0]
+        queue = conn.execute("select count(*) from marts.referral_queue").fetchone()[0]
+        unequal = conn.execute("select count(*) from (select referral_id, action from marts.referral_queue_history "
+                               "where built_at = (select max(built_at) from marts.referral_queue_history) "
+                               "except all select referral_id, action from marts.referral_queue)").fetchone()[0]
+        on_duckdb = conn.execute(changes).fetchall()
+    with duckdb.connect(str(root / "spark.duckdb"), read_only=True) as conn:
+        on_spark = conn.execute(changes).fetchall()
+    assert logged[0] == snapshots[0] and snapshots[1] == (queue,) and unequal == 0
+    assert 0 < logged[1][0] == changed < queue / 4
+    assert on_duckdb == on_spark and {change for _, change, _ in on_duckdb} >= {"unchanged", "action_changed"}
+
+
 def test_the_daily_build_attributes_only_the_patients_in_scope(daily):
     """Attribution is kept incrementally: the daily build recomputed the
     patients whose evidence or referrals changed or whose dates T passed, a

@@ -33,7 +33,8 @@ def copies(built_warehouse, tmp_path):
 
 def next_build(warehouse, run_id: str, scope: list[str]) -> None:
     """What an incremental build leaves, by hand: a build recorded after the
-    last, the referrals of its scope, and a queue snapshot appended."""
+    last, the referrals of its scope, and the queue's log appended (the build's
+    row and a change of action)."""
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute("insert into raw._builds select ?, target, now()::timestamp, now()::timestamp, false, "
                      "'new versions merge into the version layer', vars, project_checksum, landed_checks "
@@ -46,9 +47,11 @@ def next_build(warehouse, run_id: str, scope: list[str]) -> None:
             conn.execute("insert into intermediate.int_referral_queue_scope values (?)", [referral])
             conn.execute("insert into intermediate.int_care_evidence_scope_keys "
                          "select patient_key from marts.fct_referrals where referral_id = ?", [referral])
-        conn.execute("insert into marts.referral_queue_history select now()::timestamp, * exclude (built_at) "
-                     "from marts.referral_queue_history where built_at = "
-                     "(select max(built_at) from marts.referral_queue_history)")
+        built_at = conn.execute("select now()::timestamp").fetchone()[0]
+        for referral in [None, *scope]:     # the build's own row, then the referral's change
+            conn.execute("insert into intermediate.int_referral_queue_log select ?, as_of_date, ?, "
+                         "case when ? is not null then 'changed' end from intermediate.int_parameters",
+                         [built_at, referral, referral])
 
 
 def outcomes(path, referrals: list[str]) -> dict[str, str]:
@@ -82,9 +85,10 @@ def test_the_marts_kept_incrementally_are_named_with_their_scope_or_watermark():
     scoped = Delta(scope="intermediate.int_referral_scope", key="referral_id")
     assert deltas == {"fct_referrals": scoped, "fct_referral_outreach": scoped, "fct_engagements": scoped,
                       "fct_appointments": Delta(scope="intermediate.int_care_evidence_scope_keys", key="patient_key"),
-                      "referral_queue_history": Delta(watermark="built_at"),
-                      # not a mart: the table the view marts.referral_queue reads, published with it
-                      "int_referral_queue_rows": Delta(scope="intermediate.int_referral_queue_scope", key="referral_id")}
+                      # not marts: the tables the views marts.referral_queue and
+                      # marts.referral_queue_history read, published with them
+                      "int_referral_queue_rows": Delta(scope="intermediate.int_referral_queue_scope", key="referral_id"),
+                      "int_referral_queue_log": Delta(watermark="built_at")}
 
 
 def test_an_incremental_build_is_published_as_its_changes(copies):
@@ -98,6 +102,7 @@ def test_an_incremental_build_is_published_as_its_changes(copies):
             "select referral_id from marts.referral_queue order by referral_id limit 2").fetchall()]
         snapshot = conn.execute("select count(*) from marts.referral_queue_history where built_at = "
                                 "(select max(built_at) from marts.referral_queue_history)").fetchone()[0]
+        builds = conn.execute("select count(distinct built_at) from marts.referral_queue_history").fetchone()[0]
         appointments = conn.execute("select count(*) from marts.fct_appointments where patient_key = "
                                     "(select patient_key from marts.fct_referrals where referral_id = ?)",
                                     [inside]).fetchone()[0]
@@ -116,13 +121,20 @@ def test_an_incremental_build_is_published_as_its_changes(copies):
     assert published.changed == {"marts.fct_referrals": 1, "marts.fct_referral_outreach": 1,
                                  "marts.fct_engagements": published.changed["marts.fct_engagements"],
                                  "marts.fct_appointments": appointments,    # the patient's, by patient_key
-                                 "marts.referral_queue_history": snapshot,
+                                 "intermediate.int_referral_queue_log": 2,    # the build's row, the change
                                  "intermediate.int_referral_queue_rows": 1}
     assert outcomes(serving, [inside, outside])[inside] == "changed"
     assert outcomes(serving, [inside, outside])[outside] != "changed"
     with duckdb.connect(str(serving), read_only=True) as conn:
         assert conn.execute("select referral_id from marts.referral_queue where reason = 'changed'").fetchall() == \
             [(inside,)]
+        # the serving copy's history view lists the new build, with the one change the log took
+        latest = "(select max(built_at) from marts.referral_queue_history)"
+        assert conn.execute("select count(distinct built_at) from marts.referral_queue_history").fetchone()[0] == builds + 1
+        assert conn.execute(f"select count(*) from marts.referral_queue_history where built_at = {latest}").fetchone()[0] \
+            == snapshot
+        assert conn.execute(f"select referral_id from marts.referral_queue_history where built_at = {latest} "
+                            "and action = 'changed'").fetchall() == [(inside,)]
     assert set(differences(warehouse, serving)) == {"fct_referrals"}     # the row changed outside the scope
     with duckdb.connect(str(serving), read_only=True) as conn:
         assert conn.execute("select run_id, build_run_id, publish_mode from meta.publication").fetchone() == (

@@ -49,12 +49,15 @@ def test_serving_copy_holds_marts_and_no_patient_ids(built_warehouse):
         "select schema_name, table_name from duckdb_tables() order by 1, 2", serving=True)
     schemas = {schema for schema, _ in tables}
     assert schemas == {"marts", "meta", "intermediate"}
-    # of intermediate, only the two tables the view marts.referral_queue reads
-    assert {table for schema, table in tables if schema == "intermediate"} == {"int_referral_queue_rows", "int_parameters"}
-    assert built_warehouse.query("select view_name from duckdb_views() where not internal", serving=True) == \
-        [("referral_queue",)]
-    assert built_warehouse.scalar("select count(*) from marts.referral_queue", serving=True) == \
-        built_warehouse.scalar("select count(*) from marts.referral_queue") > 0
+    # of intermediate, only the tables the views marts.referral_queue and
+    # marts.referral_queue_history read
+    assert {table for schema, table in tables if schema == "intermediate"} == \
+        {"int_referral_queue_rows", "int_parameters", "int_referral_queue_log"}
+    assert built_warehouse.query("select view_name from duckdb_views() where not internal order by 1", serving=True) == \
+        [("referral_queue",), ("referral_queue_history",)]
+    for view in ("referral_queue", "referral_queue_history"):
+        assert built_warehouse.scalar(f"select count(*) from marts.{view}", serving=True) == \
+            built_warehouse.scalar(f"select count(*) from marts.{view}") > 0
     columns = built_warehouse.query("select column_name from duckdb_columns()", serving=True)
     assert "patient_id" not in {c for (c,) in columns}
     eligible = built_warehouse.scalar("select count(*) from intermediate.int_referrals_eligible")

@@ -1,21 +1,20 @@
 {#- How the queue changed since the previous build: referrals new to the
     queue, referrals that left it (resolved), and those whose action changed,
-    by action of the latest build (resolved rows carry their previous action). -#}
+    by action of the latest build (resolved rows carry their previous action).
+    Read from the queue's log (int_referral_queue_log): each referral's last
+    logged action as of the latest build and as of the one before it. -#}
 with
 
-history as (
-    select * from {{ ref('referral_queue_history') }}
-),
-
-distinct_builds as (
-    select distinct built_at from history
+log as (
+    select * from {{ ref('int_referral_queue_log') }}
 ),
 
 builds as (
     select
         built_at,
         row_number() over (order by built_at desc) as recency
-    from distinct_builds
+    from log
+    where referral_id is null
 ),
 
 build_times as (
@@ -25,20 +24,40 @@ build_times as (
     from builds
 ),
 
+logged as (
+    select referral_id, action, built_at
+    from log
+    where referral_id is not null
+),
+
+{#- Each referral's last logged action as of each of the two builds (a null
+    action: it had left the queue). -#}
 latest as (
-    select history.*
-    from history
-    inner join builds
-        on history.built_at = builds.built_at
-        and builds.recency = 1
+    select referral_id, action
+    from (
+        select
+            referral_id,
+            action,
+            row_number() over (partition by referral_id order by built_at desc) as recency
+        from logged
+    ) as ranked
+    where recency = 1
+        and action is not null
 ),
 
 previous as (
-    select history.*
-    from history
-    inner join builds
-        on history.built_at = builds.built_at
-        and builds.recency = 2
+    select referral_id, action
+    from (
+        select
+            logged.referral_id,
+            logged.action,
+            row_number() over (partition by logged.referral_id order by logged.built_at desc) as recency
+        from logged
+        cross join build_times
+        where logged.built_at <= build_times.previous_built_at
+    ) as ranked
+    where recency = 1
+        and action is not null
 ),
 
 compared as (
