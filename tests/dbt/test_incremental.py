@@ -12,6 +12,7 @@ import csv
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -291,8 +292,11 @@ def test_the_daily_build_logged_only_the_queues_changes(daily):
     the first build logged its whole queue, the daily build its own row and
     the referrals that entered the queue, left it or changed action, far
     fewer than the queue; marts.referral_queue_history still lists both
-    builds' queues, the latest equal to marts.referral_queue. Spark, whose
-    history stays a table of snapshots, counts the same changes from its log."""
+    builds' queues, the latest equal to marts.referral_queue; and
+    agg_referral_queue_changes (the referrals the build logged, the rest of
+    the queue unchanged) counts what a comparison of the two whole queues
+    counts. Spark, whose history stays a table of snapshots, counts the same
+    from its log. The daily build compared only the queue's scope with the log."""
     root, *_ = daily
     changes = "select action, change, referrals from marts.agg_referral_queue_changes order by all"
     with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
@@ -307,11 +311,31 @@ def test_the_daily_build_logged_only_the_queues_changes(daily):
                                "where built_at = (select max(built_at) from marts.referral_queue_history) "
                                "except all select referral_id, action from marts.referral_queue)").fetchone()[0]
         on_duckdb = conn.execute(changes).fetchall()
+        # the changes as refloop 0.1 counted them, from the two builds' whole queues
+        by_snapshots = conn.execute("""
+            with builds as (select distinct built_at from marts.referral_queue_history),
+            latest as (select * from marts.referral_queue_history where built_at = (select max(built_at) from builds)),
+            previous as (select * from marts.referral_queue_history where built_at = (select min(built_at) from builds))
+            select coalesce(latest.action, previous.action) as action,
+                case when previous.referral_id is null then 'new' when latest.referral_id is null then 'resolved'
+                     when latest.action != previous.action then 'action_changed' else 'unchanged' end as change,
+                count(*) as referrals
+            from latest full outer join previous on latest.referral_id = previous.referral_id
+            group by all order by all""").fetchall()
     with duckdb.connect(str(root / "spark.duckdb"), read_only=True) as conn:
         on_spark = conn.execute(changes).fetchall()
     assert logged[0] == snapshots[0] and snapshots[1] == (queue,) and unequal == 0
     assert 0 < logged[1][0] == changed < queue / 4
-    assert on_duckdb == on_spark and {change for _, change, _ in on_duckdb} >= {"unchanged", "action_changed"}
+    assert on_duckdb == by_snapshots == on_spark
+    # the daily build compared the queue's scope with the log; the full build, the whole queue
+    for warehouse, scoped in (("daily.duckdb", True), ("full.duckdb", False)):
+        with duckdb.connect(str(root / warehouse), read_only=True) as conn:
+            run_id = conn.execute("select run_id from raw._builds order by started_at desc limit 1").fetchone()[0]
+        [compiled] = (dbt_project.project_dir / "target").glob(
+            f"refloop_dbt-{run_id[:8]}-*/compiled/refloop/models/intermediate/queue/int_referral_queue_log.sql")
+        compares = re.search(r"referral_id in \(select referral_id from \S*int_referral_queue_scope", compiled.read_text())
+        assert bool(compares) == scoped, warehouse
+    assert {change for _, change, _ in on_duckdb} >= {"unchanged", "action_changed"}
 
 
 def test_the_daily_build_attributes_only_the_patients_in_scope(daily):

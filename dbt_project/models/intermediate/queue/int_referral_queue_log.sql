@@ -6,10 +6,14 @@
     from it, so a daily build stores the few thousand rows that changed, not
     a copy of every open referral.
 
-    The build's queue is compared with the log's own last state, so a build
-    that was cut short before appending leaves nothing to undo: the next one
-    logs the difference. One model, one append: the build row and its
-    changes land together.
+    The build's queue is compared with the log's own last word on each
+    referral. On a daily DuckDB build only the referrals in
+    int_referral_queue_scope are compared: the others' queue rows were not
+    written again, so their action is the one logged. A full build, Spark,
+    and the log's first build compare the whole queue. A build that fails is
+    followed by a full one (pipelines/defs/transform/dbt.py), which logs
+    whatever differs. One model, one append: the build's row and its changes
+    land together.
 
     The first build of the log starts from the snapshots a warehouse of
     refloop 0.1 kept in marts.referral_queue_history (a table then), turned
@@ -17,6 +21,7 @@
 
     full_refresh=false: a full rebuild of the warehouse keeps this history.
     append_watermark: the serving copy takes the rows built after its newest. -#}
+-- depends_on: {{ ref('int_referral_queue_scope') }}
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
           append_watermark='built_at', full_refresh=false) }}
 {%- set snapshots = none -%}
@@ -25,12 +30,17 @@
     {%- if found is not none and found.is_table -%}
         {%- set snapshots = found -%}
     {%- endif -%}
-{%- endif %}
+{%- endif -%}
+{%- set scoped = is_incremental() and target.type == 'duckdb' and not flags.FULL_REFRESH -%}
+{%- set compared = "referral_id in (select referral_id from " ~ ref('int_referral_queue_scope') ~ ")"
+                  if scoped else "1 = 1" %}
 
 with
 
 queue as (
-    select referral_id, action from {{ ref('int_referral_queue_rows') }}
+    select referral_id, action
+    from {{ ref('int_referral_queue_rows') }}
+    where {{ compared }}
 ),
 
 parameters as (
@@ -110,18 +120,26 @@ last_logged as (
     where snapshots.built_at = (select max(built_at) from snapshot_builds)
 ),
 {%- elif is_incremental() %}
+logged as (
+    select referral_id, action, built_at
+    from {{ this }}
+    where referral_id is not null
+        and {{ compared }}
+),
+
+last_logged_at as (
+    select referral_id, max(built_at) as built_at
+    from logged
+    group by referral_id
+),
+
 last_logged as (
-    select referral_id, action
-    from (
-        select
-            referral_id,
-            action,
-            row_number() over (partition by referral_id order by built_at desc) as recency
-        from {{ this }}
-        where referral_id is not null
-    ) as logged
-    where recency = 1
-        and action is not null
+    select logged.referral_id, logged.action
+    from logged
+    inner join last_logged_at
+        on logged.referral_id = last_logged_at.referral_id
+        and logged.built_at = last_logged_at.built_at
+    where logged.action is not null
 ),
 {%- else %}
 last_logged as (

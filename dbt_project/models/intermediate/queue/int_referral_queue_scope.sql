@@ -16,7 +16,8 @@
     marts.referral_queue. Reads the queue tables as the last build left
     them (plain relations: they are built after this). Empty on a full build
     and on Spark (the queue is then computed whole); every referral when the
-    last build is not recorded. -#}
+    last build is not recorded or a queue table is missing. The queue's log
+    (int_referral_queue_log) compares only these referrals on a daily build. -#}
 -- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_deduplicated') }}, {{ ref('int_engagements_deduplicated') }}, {{ ref('int_providers_on_as_of_date') }}, {{ ref('int_patients_deduplicated') }}, {{ ref('int_parameters') }}
 {%- set relations = {} -%}
 {%- if execute and target.type == 'duckdb' -%}
@@ -37,11 +38,11 @@ parameters as (
     select * from {{ ref('int_parameters') }}
 ),
 
-{% if not previous or flags.FULL_REFRESH -%}
+{% if flags.FULL_REFRESH or target.type != 'duckdb' -%}
 scope as (
     select referral_id from referral_scope where 1 = 0
 ),
-{%- elif landed is none -%}
+{%- elif landed is none or not previous -%}
 scope as (
     select referral_id from {{ ref('int_referrals_deduplicated') }}
 ),

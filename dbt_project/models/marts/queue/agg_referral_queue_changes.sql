@@ -1,12 +1,18 @@
 {#- How the queue changed since the previous build: referrals new to the
     queue, referrals that left it (resolved), and those whose action changed,
     by action of the latest build (resolved rows carry their previous action).
-    Read from the queue's log (int_referral_queue_log): each referral's last
-    logged action as of the latest build and as of the one before it. -#}
+    Read from the queue's log (int_referral_queue_log): the referrals the
+    latest build logged, against their last logged action before it; every
+    other referral of the latest build's queue (int_referral_queue_rows, the
+    queue the log was compared with) is unchanged. -#}
 with
 
 log as (
     select * from {{ ref('int_referral_queue_log') }}
+),
+
+queue as (
+    select referral_id, action from {{ ref('int_referral_queue_rows') }}
 ),
 
 builds as (
@@ -24,54 +30,66 @@ build_times as (
     from builds
 ),
 
-logged as (
-    select referral_id, action, built_at
+logged_now as (
+    select log.referral_id, log.action
     from log
-    where referral_id is not null
+    inner join build_times
+        on log.built_at = build_times.built_at
+    where log.referral_id is not null
 ),
 
-{#- Each referral's last logged action as of each of the two builds (a null
-    action: it had left the queue). -#}
-latest as (
-    select referral_id, action
-    from (
-        select
-            referral_id,
-            action,
-            row_number() over (partition by referral_id order by built_at desc) as recency
-        from logged
-    ) as ranked
-    where recency = 1
-        and action is not null
+-- what the log said about those referrals as of the build before
+logged_before as (
+    select log.referral_id, log.action, log.built_at
+    from log
+    cross join build_times
+    where log.referral_id in (select referral_id from logged_now)
+        and log.built_at <= build_times.previous_built_at
+),
+
+last_logged_before_at as (
+    select referral_id, max(built_at) as built_at
+    from logged_before
+    group by referral_id
 ),
 
 previous as (
-    select referral_id, action
-    from (
-        select
-            logged.referral_id,
-            logged.action,
-            row_number() over (partition by logged.referral_id order by logged.built_at desc) as recency
-        from logged
-        cross join build_times
-        where logged.built_at <= build_times.previous_built_at
-    ) as ranked
-    where recency = 1
-        and action is not null
+    select logged_before.referral_id, logged_before.action
+    from logged_before
+    inner join last_logged_before_at
+        on logged_before.referral_id = last_logged_before_at.referral_id
+        and logged_before.built_at = last_logged_before_at.built_at
+    where logged_before.action is not null
+),
+
+logged_changes as (
+    select
+        coalesce(logged_now.action, previous.action) as action,
+        case
+            when previous.referral_id is null then 'new'
+            when logged_now.action is null then 'resolved'
+            else 'action_changed'
+        end as change
+    from logged_now
+    left join previous
+        on logged_now.referral_id = previous.referral_id
+    -- (a referral logged as left was in the queue before: never both null)
+    where logged_now.action is not null
+        or previous.referral_id is not null
+),
+
+unchanged as (
+    select
+        queue.action,
+        'unchanged' as change
+    from queue
+    where queue.referral_id not in (select referral_id from logged_now)
 ),
 
 compared as (
-    select
-        coalesce(latest.action, previous.action) as action,
-        case
-            when previous.referral_id is null then 'new'
-            when latest.referral_id is null then 'resolved'
-            when latest.action != previous.action then 'action_changed'
-            else 'unchanged'
-        end as change
-    from latest
-    full outer join previous
-        on latest.referral_id = previous.referral_id
+    select action, change from logged_changes
+    union all
+    select action, change from unchanged
 ),
 
 final as (
