@@ -16,17 +16,16 @@ docs/deploy.md)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-
-import json
-import re
 
 import duckdb
 
