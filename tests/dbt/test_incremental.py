@@ -247,7 +247,8 @@ def test_the_daily_build_kept_the_fine_aggregates_by_cell(daily):
     but deleted, without a vacuum), the other cells' rows left; the coarse
     ones are rebuilt whole. Equal to the full rebuild all the same (above)."""
     root, *_ = daily
-    for table in ("marts.agg_referrals_cube", "marts.agg_referrals_by_practice", "marts.agg_outreach_by_channel"):
+    for table in ("marts.agg_referrals_cube", "marts.agg_referrals_by_practice", "marts.agg_outreach_by_channel",
+                  "marts.agg_outreach_touch_curve", "marts.agg_outreach_sequences"):
         stored, live = test_publish.stored_and_live(root / "daily.duckdb", table)
         assert live < stored < 2 * live, table
     stored, live = test_publish.stored_and_live(root / "daily.duckdb", "marts.agg_referrals_monthly")

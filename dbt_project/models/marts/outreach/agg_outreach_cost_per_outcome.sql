@@ -3,11 +3,21 @@
     (channel and purpose '(all)'), where the program's fixed cost
     (program_fixed_cost_per_year x years covered, the distinct creation years of
     eligible referrals, as in agg_program_return) is added. A channel's
-    outcomes are those of the referrals it touched. -#}
+    outcomes are those of the referrals it touched.
+    Summed from the finer tables kept incrementally, not from the
+    engagements: a channel and purpose's row from agg_outreach_by_channel's
+    cells (a referral falls in one cell of each channel and purpose, so its
+    distinct referrals add up); the program's row from fct_referral_outreach
+    (one row per referral; every engagement is an outreach touch or a
+    reminder). -#}
 with
 
-engagements as (
-    select * from {{ ref('fct_engagements') }}
+channel_cells as (
+    select * from {{ ref('agg_outreach_by_channel') }}
+),
+
+outreach as (
+    select * from {{ ref('fct_referral_outreach') }}
 ),
 
 referrals as (
@@ -23,68 +33,37 @@ years_covered as (
     from referrals
 ),
 
-touched as (
-    select
-        engagements.channel,
-        coalesce(engagements.purpose, '(not given)') as purpose,
-        engagements.referral_id,
-        engagements.engagement_cost,
-        referrals.is_scheduled,
-        referrals.is_completed_in_network,
-        referrals.created_year
-    from engagements
-    inner join referrals
-        on engagements.referral_id = referrals.referral_id
-),
-
-{#- One row per referral (within a channel and purpose; over the program)
-    first: distinct referrals are then counted as rows. -#}
-per_channel_referral as (
-    select
-        channel,
-        purpose,
-        referral_id,
-        sum(engagement_cost) as variable_cost,
-        max(case when is_scheduled then 1 else 0 end) as is_scheduled,
-        max(case when is_completed_in_network then 1 else 0 end) as is_completed_in_network
-    from touched
-    group by channel, purpose, referral_id
-),
-
-per_referral as (
-    select
-        referral_id,
-        sum(variable_cost) as variable_cost,
-        max(is_scheduled) as is_scheduled,
-        max(is_completed_in_network) as is_completed_in_network
-    from per_channel_referral
-    group by referral_id
-),
-
 by_channel as (
     select
         channel,
         purpose,
-        sum(variable_cost) as variable_cost,
+        sum(cost) as variable_cost,
         cast(0 as decimal(18, 2)) as fixed_cost,
-        count(*) as referrals_touched,
-        sum(is_scheduled) as referrals_scheduled,
-        sum(is_completed_in_network) as referrals_completed_in_network
-    from per_channel_referral
+        sum(referrals_touched) as referrals_touched,
+        sum(referrals_scheduled) as referrals_scheduled,
+        sum(referrals_completed_in_network) as referrals_completed_in_network
+    from channel_cells
     group by channel, purpose
+),
+
+touched as (
+    select *
+    from outreach
+    where outreach_touches + reminders > 0
 ),
 
 program as (
     select
         '(all)' as channel,
         '(all)' as purpose,
-        sum(per_referral.variable_cost) as variable_cost,
+        sum(touched.outreach_cost) as variable_cost,
         cast(max(parameters.program_fixed_cost_per_year) * max(years_covered.years) as decimal(18, 2))
             as fixed_cost,
-        count(per_referral.referral_id) as referrals_touched,
-        coalesce(sum(per_referral.is_scheduled), 0) as referrals_scheduled,
-        coalesce(sum(per_referral.is_completed_in_network), 0) as referrals_completed_in_network
-    from per_referral
+        count(touched.referral_id) as referrals_touched,
+        coalesce(sum(case when touched.is_scheduled then 1 else 0 end), 0) as referrals_scheduled,
+        coalesce(sum(case when touched.is_completed_in_network then 1 else 0 end), 0)
+            as referrals_completed_in_network
+    from touched
     cross join parameters
     cross join years_covered
 ),

@@ -1,11 +1,16 @@
 {#- Referrals by their first three outreach channels (e.g. `sms > sms > phone`),
     per created month, specialty group, referring practice and payer, with how many were scheduled and
-    completed in network. Referrals without outreach are left out. -#}
+    completed in network. Referrals without outreach are left out.
+    Kept by cell on DuckDB (macros/replace_cells.sql), as agg_outreach_touch_curve. -#}
+-- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}, {{ ref('fct_referrals') }}
+{%- set cells = ['created_month', 'specialty_group', 'referring_location_id', 'payer_id'] %}
+{{ replace_cells_config(cells) }}
 with
 
 outreach as (
-    select * from {{ ref('fct_referral_outreach') }}
+    select * from {{ ref('fct_referral_outreach') }} as outreach
     where first_three_channels is not null
+    {{ in_cells(cells, 'outreach', connector='and') }}
 ),
 
 final as (

@@ -1,10 +1,17 @@
 {#- Conversion by number of outreach touches (the diminishing-returns curve),
     per created month, specialty group, referring practice and payer; 6 or more touches share one band.
-    Additive: sum over months and groups, then divide. -#}
+    Additive: sum over months and groups, then divide.
+    Kept by cell on DuckDB (macros/replace_cells.sql): a daily build computes
+    again the rows of the created month, specialty group, referring practice
+    and payer of each referral in scope, before and after; the other rows stay. -#}
+-- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}, {{ ref('fct_referrals') }}
+{%- set cells = ['created_month', 'specialty_group', 'referring_location_id', 'payer_id'] %}
+{{ replace_cells_config(cells) }}
 with
 
 outreach as (
-    select * from {{ ref('fct_referral_outreach') }}
+    select * from {{ ref('fct_referral_outreach') }} as outreach
+    {{ in_cells(cells, 'outreach') }}
 ),
 
 final as (
