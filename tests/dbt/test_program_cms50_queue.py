@@ -67,56 +67,21 @@ def test_program_return_pools_all_years(built_warehouse):
 
 @pytest.fixture(scope="module")
 def costly(built_warehouse, tmp_path_factory):
-    """A second build of the same warehouse, with another program fixed cost:
-    one build for the two tests below."""
+    """A second build of the same warehouse, with another program fixed cost,
+    on a warehouse whose queue history is as refloop 0.1 kept it: a table
+    marts.referral_queue_history, the whole queue appended each build. Three
+    such builds, a day apart, before this one: the first five referrals of the
+    queue enter it at the third, the next five change action then, the next
+    five leave at the second and come back at the third, and two referrals
+    leave, at the second and at the third. One build for the tests below."""
     warehouse = tmp_path_factory.mktemp("costly") / "cost.duckdb"
-    shutil.copy(built_warehouse.warehouse, warehouse)
-    built = build(built_warehouse.extracts, warehouse, {"program_fixed_cost_per_year": "250000"})
-    assert built.summary.success, built.summary.failures
-    return built
-
-
-def test_queue_changes_between_builds(costly):
-    """The queue history keeps every build's snapshot (a full rebuild, as a
-    changed var makes, included); the program cost does not move the queue."""
-    changes = dict(costly.query("select change, sum(referrals) from marts.agg_referral_queue_changes group by 1"))
-    assert set(changes) == {"unchanged"}
-    assert costly.scalar("select count(distinct built_at) from marts.referral_queue_history") == 2
-    assert costly.scalar("select count(*) from marts.agg_referral_queue_changes where previous_built_at is null") == 0
-
-
-def test_the_queue_history_is_its_log_of_changes(costly):
-    """marts.referral_queue_history is a view over int_referral_queue_log:
-    the first build logged every referral in its queue, the second (the same
-    queue) only its own row; each build's snapshot is the queue."""
-    logged = costly.query("select count(*), count(referral_id) from intermediate.int_referral_queue_log "
-                          "group by built_at order by built_at")
-    queue = costly.scalar("select count(*) from marts.referral_queue")
-    assert logged == [(queue + 1, queue), (1, 0)]
-    assert costly.scalar("select table_type from information_schema.tables "
-                         "where table_name = 'referral_queue_history'") == "VIEW"
-    assert costly.query("select count(*) from marts.referral_queue_history group by built_at") == [(queue,), (queue,)]
-    assert costly.scalar("select count(*) from (select referral_id, action from marts.referral_queue_history "
-                         "where built_at = (select max(built_at) from marts.referral_queue_history) "
-                         "except all select referral_id, action from marts.referral_queue)") == 0
-
-
-def test_a_warehouse_of_0_1_keeps_its_queue_snapshots(built_warehouse, tmp_path):
-    """refloop 0.1 appended the whole queue to a table marts.referral_queue_history
-    each build. The first build of the log turns those snapshots into their
-    changes (referrals entering, changing action, leaving, coming back), so
-    the view lists every old snapshot as it was, then the new build's queue."""
-    warehouse = tmp_path / "old.duckdb"
     shutil.copy(built_warehouse.warehouse, warehouse)
     with duckdb.connect(str(warehouse)) as conn:
         queue = conn.execute("select referral_id, action from marts.referral_queue order by referral_id").fetchall()
         t = conn.execute("select as_of_date from intermediate.int_parameters").fetchone()[0]
-        # the first five enter the queue at the third build, the next five change
-        # action then, the next five leave at the second and come back at the
-        # third; two referrals leave, at the second and at the third
         changing = [(r, "follow_up" if a == "none" else "none") for r, a in queue[5:10]]
         leaving = [("left-1", "expire"), ("left-2", "follow_up")]
-        snapshots = {   # three builds, a day apart, before the upgrade
+        snapshots = {
             "2026-01-01 06:00:00": [*changing, *leaving, *queue[10:]],
             "2026-01-02 06:00:00": [*changing, leaving[0], *queue[15:]],
             "2026-01-03 06:00:00": queue,
@@ -128,29 +93,41 @@ def test_a_warehouse_of_0_1_keeps_its_queue_snapshots(built_warehouse, tmp_path)
         for built_at, rows in snapshots.items():
             conn.executemany("insert into marts.referral_queue_history values (?, ?, ?, ?)",
                              [(built_at, t, r, a) for r, a in rows])
-        old = conn.execute("select count(*) from marts.referral_queue_history").fetchone()[0]
-        # the release's project differs from 0.1's: the next build is full
-        conn.execute("update raw._builds set project_checksum = 'refloop 0.1'")
-    upgraded = build(built_warehouse.extracts, warehouse)
-    assert upgraded.summary.success, upgraded.summary.failures
+    built = build(built_warehouse.extracts, warehouse, {"program_fixed_cost_per_year": "250000"})
+    assert built.summary.success, built.summary.failures
+    built.snapshots, built.queue = snapshots, queue
+    return built
 
-    assert upgraded.scalar("select table_type from information_schema.tables "
-                           "where table_name = 'referral_queue_history'") == "VIEW"
-    for built_at, rows in snapshots.items():
-        kept = upgraded.query("select referral_id, action from marts.referral_queue_history where built_at = ? "
-                              "order by referral_id", [built_at])
+
+def test_queue_changes_between_builds(costly):
+    """The queue's history keeps every build's queue (the full rebuild a
+    changed var makes included); the program cost does not move the queue."""
+    changes = dict(costly.query("select change, sum(referrals) from marts.agg_referral_queue_changes group by 1"))
+    assert changes == {"unchanged": len(costly.queue)}
+    assert costly.scalar("select count(distinct built_at) from marts.referral_queue_history") == 4
+    assert costly.scalar("select count(*) from marts.agg_referral_queue_changes where previous_built_at is null") == 0
+
+
+def test_a_warehouse_of_0_1_keeps_its_queue_snapshots_in_the_log(costly):
+    """The first build of int_referral_queue_log turned 0.1's snapshots into
+    their changes; marts.referral_queue_history, now a view over the log,
+    lists every old snapshot as it was, then the new build's queue. The new
+    build's queue is the last snapshot's: it logged only its own row."""
+    assert costly.scalar("select table_type from information_schema.tables "
+                         "where table_name = 'referral_queue_history'") == "VIEW"
+    for built_at, rows in costly.snapshots.items():
+        kept = costly.query("select referral_id, action from marts.referral_queue_history where built_at = ? "
+                            "order by referral_id", [built_at])
         assert kept == sorted(rows), built_at
-    latest = upgraded.query("select referral_id, action from marts.referral_queue_history where built_at = "
-                            "(select max(built_at) from marts.referral_queue_history) order by referral_id")
-    assert latest == queue
-    # the log: the first snapshot whole; at the second, five and one left; at the
-    # third, five entered, five changed, five came back and one left; then nothing
-    changes = upgraded.query("select count(referral_id) from intermediate.int_referral_queue_log "
-                             "group by built_at order by built_at")
-    assert changes == [(len(snapshots["2026-01-01 06:00:00"]),), (1 + 5,), (5 + 5 + 1 + 5,), (0,)]
-    assert sum(n for (n,) in changes) < old / 2
-    assert dict(upgraded.query("select change, sum(referrals) from marts.agg_referral_queue_changes group by 1")) \
-        == {"unchanged": len(queue)}
+    latest = costly.query("select referral_id, action from marts.referral_queue_history where built_at = "
+                          "(select max(built_at) from marts.referral_queue_history) order by referral_id")
+    assert latest == costly.queue
+    # the first snapshot whole; at the second, five and one left; at the third,
+    # five entered, five changed, five came back and one left; then nothing
+    logged = costly.query("select count(*), count(referral_id) from intermediate.int_referral_queue_log "
+                          "group by built_at order by built_at")
+    first = len(costly.snapshots["2026-01-01 06:00:00"])
+    assert logged == [(first + 1, first), (1 + 6, 6), (1 + 16, 16), (1, 0)]
 
 
 def test_fixed_cost_var_changes_roi(built_warehouse, costly):

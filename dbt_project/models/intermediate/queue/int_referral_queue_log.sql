@@ -127,19 +127,8 @@ logged as (
         and {{ compared }}
 ),
 
-last_logged_at as (
-    select referral_id, max(built_at) as built_at
-    from logged
-    group by referral_id
-),
-
 last_logged as (
-    select logged.referral_id, logged.action
-    from logged
-    inner join last_logged_at
-        on logged.referral_id = last_logged_at.referral_id
-        and logged.built_at = last_logged_at.built_at
-    where logged.action is not null
+    {{ queue_last_logged('logged') }}
 ),
 {%- else %}
 last_logged as (

@@ -47,19 +47,8 @@ logged_before as (
         and log.built_at <= build_times.previous_built_at
 ),
 
-last_logged_before_at as (
-    select referral_id, max(built_at) as built_at
-    from logged_before
-    group by referral_id
-),
-
 previous as (
-    select logged_before.referral_id, logged_before.action
-    from logged_before
-    inner join last_logged_before_at
-        on logged_before.referral_id = last_logged_before_at.referral_id
-        and logged_before.built_at = last_logged_before_at.built_at
-    where logged_before.action is not null
+    {{ queue_last_logged('logged_before') }}
 ),
 
 logged_changes as (
