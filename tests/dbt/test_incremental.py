@@ -328,6 +328,11 @@ def test_the_daily_build_logged_only_the_queues_changes(daily):
     assert logged[0] == snapshots[0] and snapshots[1] == (queue,) and unequal == 0
     assert 0 < logged[1][0] == changed < queue / 4
     assert on_duckdb == by_snapshots == on_spark
+    # Spark's log, which stays in Spark: one row per build, as DuckDB's
+    spark_log = spark_dir(root / "spark.duckdb") / "warehouse" / "intermediate.db" / "int_referral_queue_log"
+    with duckdb.connect() as conn:
+        assert conn.execute("select count(*), count(distinct built_at) from read_parquet(?) where referral_id is null",
+                            [f"{spark_log}/*.parquet"]).fetchone() == (2, 2)
     # the daily build compared the queue's scope with the log; the full build, the whole queue
     for warehouse, scoped in (("daily.duckdb", True), ("full.duckdb", False)):
         with duckdb.connect(str(root / warehouse), read_only=True) as conn:

@@ -8,7 +8,8 @@
     copy holds the view and its own copy of the log (pipelines/defs/publish).
     On other engines the marts come back to DuckDB as tables: there it stays
     the table of refloop 0.1, one snapshot appended per build (full_refresh=false:
-    a full rebuild keeps it). -#}
+    a full rebuild keeps it), built after the log, so the log's first build
+    there reads only the snapshots of the builds before. -#}
 {%- if target.type == 'duckdb' %}
 {{ config(materialized='view') }}
 with
@@ -51,6 +52,7 @@ final as (
 
 select * from final
 {%- else %}
+-- depends_on: {{ ref('int_referral_queue_log') }}
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
           full_refresh=false) }}
 with
