@@ -24,8 +24,13 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/refloop demo --dagster-port 3000
 
+# One pytest worker per CPU and one more: a worker often waits on a process
+# it started (Spark's JVM, a dbt build, a browser), and a test file's tests
+# share a worker. `make test WORKERS=1` runs them one file at a time.
+WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN) + 1 )))
+
 test: install browser java
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
 # The browser test drives Debian's chromium (Playwright's own download is not used).
 browser:

@@ -2,20 +2,36 @@
     referral, dated on or before the as-of date T, attended or no-show. One
     has a reminder when an engagement with purpose `reminder` for its referral
     occurred in the 72 hours before its start (start - 72h <= occurred_at <
-    start). Per created month, specialty group, referring practice and payer of the referral. -#}
+    start). Per created month, specialty group, referring practice and payer of the referral.
+    Kept by cell on DuckDB (macros/replace_cells.sql): a daily build computes
+    again the rows of the created month, specialty group, referring practice
+    and payer of each referral in scope, before and after, from those cells'
+    referrals and their appointments and reminders; the other rows stay. An
+    appointment's data, its date passing T and a reminder each put its
+    referral in scope (int_referral_scope_changes). -#}
+-- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}
+{%- set cells = ['created_month', 'specialty_group', 'referring_location_id', 'payer_id'] %}
+{{ replace_cells_config(cells) }}
 with
+
+referrals as (
+    select * from {{ ref('fct_referrals') }} as referrals
+    {{ in_cells(cells, 'referrals') }}
+),
 
 appointments as (
     select * from {{ ref('fct_appointments') }}
-),
-
-referrals as (
-    select * from {{ ref('fct_referrals') }}
+    {%- if is_incremental() %}
+    where referral_id in (select referral_id from referrals)
+    {%- endif %}
 ),
 
 engagements as (
     select * from {{ ref('int_engagements_sequenced') }}
     where purpose = 'reminder'
+    {%- if is_incremental() %}
+        and referral_id in (select referral_id from referrals)
+    {%- endif %}
 ),
 
 parameters as (
