@@ -8,7 +8,7 @@
     and payer of each referral in scope, before and after, from those cells'
     referrals and their appointments and reminders; the other rows stay. An
     appointment's data, its date passing T and a reminder each put its
-    referral in scope (int_referral_scope_changes). -#}
+    referral in scope (int_referral_scope). -#}
 -- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}
 {%- set cells = ['created_month', 'specialty_group', 'referring_location_id', 'payer_id'] %}
 {{ replace_cells_config(cells) }}
