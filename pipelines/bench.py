@@ -39,6 +39,7 @@ STAGES = {
 class BenchReport:
     referrals: int
     months: int = 24
+    history_months: int | None = None
     machine: dict = field(default_factory=dict)
     stages: dict[str, dict] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
@@ -50,7 +51,8 @@ class BenchReport:
     daily: dict = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        out = [f"refloop bench: {self.referrals:,} referrals over {self.months} months on {self.machine.get('cpus')} CPUs, "
+        landed = f", the last {self.history_months} landed" if self.history_months else ""
+        out = [f"refloop bench: {self.referrals:,} referrals over {self.months} months{landed} on {self.machine.get('cpus')} CPUs, "
                f"{self.machine.get('memory_gib')} GiB ({self.machine.get('python')}, duckdb {self.machine.get('duckdb')})",
                "", f"{'stage':<26} {'wall s':>8} {'peak MiB':>10}"]
         for name, stage in self.stages.items():
@@ -145,6 +147,29 @@ def generate_cached(referrals: int, seed: int, cache: Path, months: int = 24) ->
 def next_day_folder(landing: Path) -> Path:
     """The cached set's last day, held out: the daily extract of the incremental run."""
     return landing.parent / "next-day"
+
+
+def history_files(landing: Path, months: int | None = None) -> list[Path]:
+    """The cached set's files a bench run lands: all of them; with `months`,
+    the snapshot files (patients, providers, slots) and the monthly change
+    files of the last `months` months only. That is a shorter history of the
+    same system, followed by the same held-out day, so benches of different
+    `months` compare the daily run's cost at the same new data."""
+    from pipelines.generate.generator import DATED_BY, VERSIONED
+
+    files = sorted(landing.iterdir())
+    if months is None:
+        return files
+
+    def entity(path: Path) -> str:
+        return path.name.rsplit("_", 1)[0]
+
+    def month_end(path: Path) -> str:
+        return path.name.rsplit("_", 1)[1].split(".")[0]
+
+    monthly = [path for path in files if entity(path) in VERSIONED or entity(path) in DATED_BY]
+    kept = set(sorted({month_end(path) for path in monthly})[-months:])
+    return [path for path in files if path not in monthly or month_end(path) in kept]
 
 
 def run_pipeline_measured(landing: Path, warehouse: Path) -> dict:
@@ -271,10 +296,13 @@ def load_while_writing(landing: Path, warehouse: Path, sessions: int) -> dict:
 
 
 def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int = 20, sessions: int = 20,
-          months: int = 24, daily_runs: int = 3, log: Callable[[str], None] = print) -> BenchReport:
+          months: int = 24, daily_runs: int = 3, history_months: int | None = None,
+          log: Callable[[str], None] = print) -> BenchReport:
     import duckdb
 
-    report = BenchReport(referrals, months, machine())
+    if history_months is not None and not 0 < history_months <= months:
+        raise ValueError(f"--history-months must be between 1 and --months ({months}), not {history_months}")
+    report = BenchReport(referrals, months, history_months, machine())
     log(f"[bench] data set of {referrals:,} referrals over {months} months (cached in {cache})")
     landing, seconds, peak = generate_cached(referrals, seed, cache, months)
     report.stages["generate"] = {"seconds": seconds, "peak_mib": peak, "cached": seconds == 0}
@@ -285,8 +313,12 @@ def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int =
     # The run's landing folder links to the cached files, so the next day can be added to it.
     extracts = work / "landing"
     extracts.mkdir()
-    for path in sorted(landing.iterdir()):
+    landed = history_files(landing, history_months)
+    for path in landed:
         (extracts / path.name).symlink_to(path)
+    if history_months is not None:
+        log(f"[bench] landing the last {history_months} months of the history: {len(landed)} of "
+            f"{len(list(landing.iterdir()))} files, then the same next day")
     log("[bench] full pipeline: ingest, quality checks, dbt build, publish")
     result = run_pipeline_measured(extracts, warehouse)
     for step, stage in STAGES.items():

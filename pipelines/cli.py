@@ -414,8 +414,10 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipelines.bench import bench, write_json
 
+    if args.history_months is not None and args.history_months > args.months:
+        raise UsageError(f"--history-months {args.history_months} is more than the set's --months {args.months}")
     report = bench(args.referrals, seed=args.seed, cache=Path(args.cache), repeats=args.repeats, sessions=args.sessions,
-                   months=args.months, daily_runs=args.daily_runs)
+                   months=args.months, daily_runs=args.daily_runs, history_months=args.history_months)
     print()
     for line in report.lines():
         print(line)
@@ -574,6 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="concurrent dashboard sessions loading every page while a run writes (default 20; 0 skips)")
     p.add_argument("--daily-runs", type=_positive, default=3,
                    help="daily runs, each from the same full build; the median is reported (default 3)")
+    p.add_argument("--history-months", type=_positive,
+                   help="land only the last N months of the set's history, then the same next day: "
+                        "how the daily run's cost grows with the history at the same new data")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("compact", help="rewrite the tables daily builds have left a fifth deleted rows "

@@ -9,25 +9,39 @@ import sys
 
 import duckdb
 
-from pipelines.bench import STAGES, generate_cached
+from pipelines.bench import STAGES, generate_cached, history_files
 
 
 def test_bench_reports_every_stage_page_and_query(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "bench", "--referrals", "1500", "--months", "6", "--cache", str(tmp_path / "cache"),
-         "--repeats", "2", "--sessions", "3", "--daily-runs", "2", "--out", str(out)],
+         "--repeats", "2", "--sessions", "3", "--daily-runs", "2", "--history-months", "4", "--out", str(out)],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert report["referrals"] == 1500 and report["months"] == 6
+    assert report["referrals"] == 1500 and report["months"] == 6 and report["history_months"] == 4
+    assert "over 6 months, the last 4 landed" in done.stdout
     assert set(STAGES.values()) | {"generate", "full run (ingest -> publish)"} == set(report["stages"])
     assert all(stage["seconds"] > 0 for stage in report["stages"].values())
     assert report["stages"]["generate"]["peak_mib"] > 0
     full = report["stages"]["full run (ingest -> publish)"]
     assert full["peak_mib"] >= full["pipeline_process_peak_mib"] > 0 and full["dbt_process_peak_mib"] > 0
-    assert report["rows"]["referrals"] >= 1500 and report["ingest_rows_per_second"] > 0
+    assert report["ingest_rows_per_second"] > 0
+    # the last 4 months of the history landed, and every row of their files
+    (landing,) = (tmp_path / "cache").glob("*/landing")
+    landed = sorted(path.name for path in (landing.parent / "run" / "landing").iterdir())
+    history = sorted(path.name for path in landing.iterdir())
+    next_day = sorted(path.name for path in (landing.parent / "next-day").iterdir())
+    assert set(next_day) < set(landed) and set(landed) - set(next_day) < set(history)
+    assert {name for name in history if name.startswith(("patients_", "providers_", "slots_"))} < set(landed)
+    assert {name.rsplit("_", 1)[1][:7] for name in landed if name.startswith("claims_")} == {
+        "2026-08", "2026-09", "2026-10", "2026-11"}
+    referral_files = [str(landing / name) for name in landed if name.startswith("referrals_") and name not in next_day]
+    in_files = duckdb.sql(f"select count(*) from read_csv({referral_files}, all_varchar = true)").fetchall()[0][0]
+    assert report["rows"]["referrals"] == in_files < duckdb.sql(
+        f"select count(*) from read_csv('{landing}/referrals_*.csv*', all_varchar = true)").fetchall()[0][0]
     direct = report["direct_sql"]
     assert direct["models"] >= 50 and direct["tests"] >= 50 and direct["direct_seconds"] > 0 and direct["ratio"] > 0
     assert set(report["pages"]) == {"overview", "leakage", "turnaround", "program", "outreach", "cms50", "queue", "quality"}
@@ -67,3 +81,18 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     first, last = duckdb.sql(f"select min(created_at), max(created_at) from read_csv('{landing}/referrals_*.csv*', "
                              "all_varchar = true)").fetchall()[0]
     assert "2026-05-31" <= first and last <= "2026-11-30"
+
+
+def test_a_shorter_history_keeps_the_snapshots_and_the_last_months(tmp_path):
+    names = ["patients_2026-11-30.csv", "providers_2026-11-30.csv", "slots_2026-11-30.csv",
+             "referrals_2026-09-30.csv", "referrals_2026-10-31.csv", "referrals_2026-11-29.csv",
+             "claims_2026-09-30.csv.gz", "claims_2026-10-31.csv.gz", "claims_2026-11-29.csv.gz",
+             "referral_events_2026-10-31.csv", "referral_events_2026-11-29.csv"]
+    for name in names:
+        (tmp_path / name).write_text("")
+    assert [path.name for path in history_files(tmp_path)] == sorted(names)
+    assert [path.name for path in history_files(tmp_path, 2)] == sorted(
+        name for name in names if "2026-09-30" not in name)
+    assert [path.name for path in history_files(tmp_path, 1)] == [
+        "claims_2026-11-29.csv.gz", "patients_2026-11-30.csv", "providers_2026-11-30.csv",
+        "referral_events_2026-11-29.csv", "referrals_2026-11-29.csv", "slots_2026-11-30.csv"]
