@@ -23,19 +23,20 @@ evidence as (
     {{ in_scope('referral_id', 'int_referral_scope') }}
 ),
 
+{#- The outreach summary, the reports and the duplicate flag, as the views
+    int_referral_engagements_summarized, int_referral_reports_received and
+    int_referral_duplicates_flagged compute them, for the referrals in scope
+    only (macros/referral_summaries.sql). -#}
 engagements as (
-    select * from {{ ref('int_referral_engagements_summarized') }}
-    {{ in_scope('referral_id', 'int_referral_scope') }}
+    {{ referral_engagements_summary(scoped=true) }}
 ),
 
 reports as (
-    select * from {{ ref('int_referral_reports_received') }}
-    {{ in_scope('referral_id', 'int_referral_scope') }}
+    {{ referral_reports_received(scoped=true) }}
 ),
 
 duplicates as (
-    select * from {{ ref('int_referral_duplicates_flagged') }}
-    {{ in_scope('referral_id', 'int_referral_scope') }}
+    {{ referral_duplicates(scoped=true) }}
 ),
 
 warehouse_key as (
