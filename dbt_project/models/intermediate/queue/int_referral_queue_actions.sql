@@ -15,22 +15,16 @@ referrals as (
     {{ in_scope('referral_id', 'int_referral_queue_scope') }}
 ),
 
-{#- Every input is read for the referrals in scope only, before it is
-    grouped or joined: a scope filter on a grouped or joined result would
-    leave the grouping and the join to run over every referral. -#}
 outcomes as (
     select * from {{ ref('int_referral_outcomes_assigned') }}
-    {{ in_scope('referral_id', 'int_referral_queue_scope') }}
 ),
 
 events as (
     select * from {{ ref('int_referral_events_deduplicated') }}
-    {{ in_scope('referral_id', 'int_referral_queue_scope') }}
 ),
 
 engagements as (
     select * from {{ ref('int_engagements_deduplicated') }}
-    {{ in_scope('referral_id', 'int_referral_queue_scope') }}
 ),
 
 providers as (
