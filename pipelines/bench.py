@@ -205,10 +205,9 @@ def direct_sql(warehouse: Path, workdir: Path) -> dict:
     session over a copy of the landed data: the floor without Dagster or dbt."""
     import duckdb
 
-    # dagster-dbt gives each invocation its own target folder: take the newest build's.
-    newest = max((DBT_PROJECT_DIR / "target").rglob("run_results.json"), key=lambda p: p.stat().st_mtime)
-    run_results = json.loads(newest.read_text())
-    manifest = json.loads((newest.parent / "manifest.json").read_text())
+    found = last_build_results(warehouse)
+    run_results = json.loads(found.read_text())
+    manifest = json.loads((found.parent / "manifest.json").read_text())
     # Models and data tests, in the order dbt ran them (seeds are loaded as data, not timed).
     nodes = [r for r in run_results["results"] if r["unique_id"].startswith(("model.", "test."))]
     copy = workdir / "direct.duckdb"
@@ -439,14 +438,34 @@ def dbt_thread_time(results: list[dict], nodes: dict[str, dict]) -> dict[str, fl
     return {kind: round(seconds, 2) for kind, seconds in spent.items()}
 
 
-def dbt_thread_seconds(run_id: str) -> dict[str, float]:
-    """dbt_thread_time of the build of one pipeline run (dagster-dbt gives
-    each invocation a target folder named after the run)."""
+def last_build_results(warehouse: Path) -> Path:
+    """The run_results.json of the warehouse's last dbt build: its run's own
+    target folder, not the newest folder, which may be another process's
+    build."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        run_id = conn.execute("select run_id from raw._builds order by started_at desc limit 1").fetchone()[0]
+    found = _build_results(run_id)
+    if found is None:
+        raise RuntimeError(f"no dbt results of run {run_id} under {DBT_PROJECT_DIR / 'target'}")
+    return found
+
+
+def _build_results(run_id: str) -> Path | None:
+    """The run_results.json of one pipeline run's dbt build (dagster-dbt
+    gives each invocation a target folder named after the run)."""
     found = sorted((DBT_PROJECT_DIR / "target").glob(f"refloop_dbt-{run_id[:8]}-*/run_results.json"))
-    if not found:
+    return found[-1] if found else None
+
+
+def dbt_thread_seconds(run_id: str) -> dict[str, float]:
+    """dbt_thread_time of the build of one pipeline run."""
+    found = _build_results(run_id)
+    if found is None:
         return {}
-    manifest = json.loads((found[-1].parent / "manifest.json").read_text())
-    return dbt_thread_time(json.loads(found[-1].read_text())["results"], manifest["nodes"])
+    manifest = json.loads((found.parent / "manifest.json").read_text())
+    return dbt_thread_time(json.loads(found.read_text())["results"], manifest["nodes"])
 
 
 def write_json(report: BenchReport, out: Path) -> None:

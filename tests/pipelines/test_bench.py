@@ -4,12 +4,14 @@ printed, never asserted against a clock)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import duckdb
 
-from pipelines.bench import STAGES, generate_cached, history_files
+from pipelines.bench import STAGES, generate_cached, history_files, last_build_results
+from pipelines.paths import DBT_PROJECT_DIR
 
 
 def test_bench_reports_every_stage_page_and_query(tmp_path):
@@ -96,3 +98,19 @@ def test_a_shorter_history_keeps_the_snapshots_and_the_last_months(tmp_path):
     assert [path.name for path in history_files(tmp_path, 1)] == [
         "claims_2026-11-29.csv.gz", "patients_2026-11-30.csv", "providers_2026-11-30.csv",
         "referral_events_2026-11-29.csv", "referrals_2026-11-29.csv", "slots_2026-11-30.csv"]
+
+
+def test_the_direct_sql_floor_times_the_warehouses_own_build(built_warehouse):
+    """Not the newest build folder: under `make test` (or beside a scheduled
+    run) another process's build may have finished since."""
+    decoy = DBT_PROJECT_DIR / "target" / "refloop_dbt-decoy000-0000000"
+    decoy.mkdir(parents=True)
+    try:
+        (decoy / "run_results.json").write_text('{"results": []}')
+        found = last_build_results(built_warehouse.warehouse)
+    finally:
+        shutil.rmtree(decoy)
+    run_id = built_warehouse.scalar("select run_id from raw._builds order by started_at desc limit 1")
+    assert found.parent.name.startswith(f"refloop_dbt-{run_id[:8]}-")
+    built = {result["unique_id"] for result in json.loads(found.read_text())["results"]}
+    assert "model.refloop.fct_referrals" in built
