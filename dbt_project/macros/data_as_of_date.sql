@@ -20,8 +20,8 @@
 {#- On an incremental build: the dates whose standing moved with T, as one
     row (after_date, through_date), after_date < d <= through_date, between
     the T of the last build (the same var, else derived from the versions
-    landed before it started, `landed`) and this build's T, from the calling
-    model's `parameters` CTE (int_parameters). -#}
+    landed before it started, `landed`) and this build's T, from a
+    `parameters` CTE (int_parameters). Models use moved_dates below. -#}
 {% macro as_of_dates_moved(landed) -%}
     select
         case
@@ -37,4 +37,32 @@
         {%- endif %}
     ) as previous
     cross join parameters
+{%- endmacro %}
+
+
+{#- as_of_dates_moved(landed) as two date literals, {after_date, through_date},
+    queried when the calling model compiles (int_parameters is built by then).
+    A daily scope that filters a large table on constants lets DuckDB apply the
+    filter in the scan, reading the other columns only where it matches; a
+    cross join with a one-row CTE reads every row's columns first. -#}
+{% macro moved_dates(landed) -%}
+    {%- set dates = {'after_date': "cast('1900-01-01' as date)", 'through_date': "cast('1900-01-01' as date)"} -%}
+    {%- if execute -%}
+        {%- set query -%}
+            with parameters as (select * from {{ ref('int_parameters') }})
+            {{ as_of_dates_moved(landed) }}
+        {%- endset -%}
+        {%- set row = run_query(query).rows[0] -%}
+        {%- do dates.update({'after_date': "cast('" ~ row[0] ~ "' as date)",
+                             'through_date': "cast('" ~ row[1] ~ "' as date)"}) -%}
+    {%- endif -%}
+    {{ return(dates) }}
+{%- endmacro %}
+
+
+{#- A timestamp column's calendar date is between two date expressions, both
+    included, as a range on the column itself (a filter on
+    cast(column as date) is not one DuckDB applies in the scan). -#}
+{% macro date_of_between(column, first, last) -%}
+    ({{ column }} >= cast({{ first }} as timestamp) and {{ column }} < cast({{ last }} + 1 as timestamp))
 {%- endmacro %}

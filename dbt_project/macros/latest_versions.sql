@@ -43,12 +43,6 @@
     {%- if target.type == 'spark' -%}
     {#- every current row of the buckets the new versions fall in -#}
     {%- set in_scope = '_version_bucket in (select ' ~ version_bucket(key_columns) ~ ' from ' ~ versions ~ ' where ' ~ new_versions ~ ')' -%}
-    {%- else -%}
-    {#- the current rows of the records that have new versions -#}
-    {%- set matches = [] -%}
-    {%- for key in key_columns -%}{%- do matches.append('current_row.' ~ key ~ ' = ' ~ versions ~ '.' ~ key) -%}{%- endfor -%}
-    {%- set in_scope = 'exists (select 1 from ' ~ versions ~ ' where ' ~ new_versions ~ ' and ' ~ matches | join(' and ') ~ ')' -%}
-    {%- endif -%}
     {%- set candidates -%}
         (
             select {{ column_list }} from {{ versions }} where {{ new_versions }}
@@ -60,6 +54,30 @@
     from (
         {{ deduplicate(candidates, keys, order_by) }}
     ) as latest
+    {%- else -%}
+    {#- The current rows of the records that have new versions compete with
+        them by the columns the rule orders on alone (read for every row of
+        the table, all columns would be read for every row); where a current
+        row wins, and on a tie, the record keeps it: nothing is written. -#}
+    {%- set matches = [] -%}
+    {%- for key in key_columns -%}{%- do matches.append('current_row.' ~ key ~ ' = ' ~ versions ~ '.' ~ key) -%}{%- endfor -%}
+    {%- set ordered_by = [] -%}
+    {%- for term in order_by.split(',') -%}{%- do ordered_by.append(term.split()[0]) -%}{%- endfor -%}
+    {%- set candidates -%}
+        (
+            select {{ column_list }}, false as _is_current from {{ versions }} where {{ new_versions }}
+            union all by name
+            select {{ keys }}, {{ ordered_by | join(', ') }}, true as _is_current
+            from {{ this }} as current_row
+            where exists (select 1 from {{ versions }} where {{ new_versions }} and {{ matches | join(' and ') }})
+        ) as candidates
+    {%- endset -%}
+    select {{ column_list }}, {{ version_bucket(key_columns) }} as _version_bucket
+    from (
+        {{ deduplicate(candidates, keys, order_by ~ ', _is_current desc') }}
+    ) as latest
+    where not _is_current
+    {%- endif -%}
     {%- else -%}
     select *, {{ version_bucket(key_columns) }} as _version_bucket
     from (

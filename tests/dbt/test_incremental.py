@@ -47,6 +47,9 @@ def late_corrections(history: Path, out: Path, day: str, month: str = "2025-06")
     claims = month_file("claims").filter(pl.col("claim_status") == "paid").sort("claim_id", "line_number").head(3)
     claims = claims.with_columns(pl.lit("reversed").alias("claim_status"), pl.lit("0.0").alias("allowed_amount"),
                                  pl.lit("0.0").alias("paid_amount"), pl.lit(f"{day}T11:00:00").alias("updated_at"))
+    # an older version of another paid line, sent late: the line keeps its newer version
+    stale = month_file("claims").filter(pl.col("claim_status") == "paid").sort("claim_id", "line_number").slice(3, 1)
+    stale = stale.with_columns(pl.lit("reversed").alias("claim_status"), pl.lit(f"{month}-01T00:00:00").alias("updated_at"))
     referrals = month_file("referrals").filter(pl.col("status") == "active").sort("referral_id").head(2)
     referrals = referrals.with_columns(pl.Series("status", ["entered-in-error", "completed"]),
                                        pl.lit(f"{day}T11:05:00").alias("updated_at"))
@@ -70,9 +73,11 @@ def late_corrections(history: Path, out: Path, day: str, month: str = "2025-06")
     out.mkdir(parents=True, exist_ok=True)
     providers.write_csv(out / f"providers_{day}_corrections.csv")   # sorts after providers_{day}.csv: it wins
     claims.write_csv(out / f"claims_{day}-corrections.csv")
+    stale.write_csv(out / f"claims_{day}-stale.csv")
     referrals.write_csv(out / f"referrals_{day}-corrections.csv")
     pl.concat([appointments, moved]).write_csv(out / f"appointments_{day}-corrections.csv")
-    return {"claims": claims["claim_id"].to_list(), "referrals": referrals["referral_id"].to_list(),
+    return {"claims": claims["claim_id"].to_list(), "stale": [stale["claim_id"][0], int(stale["line_number"][0])],
+            "referrals": referrals["referral_id"].to_list(),
             "appointments": appointments["appointment_id"].to_list(), "providers": leaving["npi"].to_list(),
             "moved": [moved["appointment_id"][0], moved_from, other["referral_id"][0]]}
 
@@ -446,6 +451,13 @@ def test_late_corrections_to_year_old_records_change_the_marts(daily):
             "select count(*) from intermediate.int_claims_deduplicated where claim_id in (?, ?, ?) "
             "and claim_status = 'reversed'", corrected["claims"]).fetchone()[0]
         assert reversed_lines == 3
+        # a late older version changes nothing: the line keeps its newer version
+        [(kept_file, kept_newer)] = conn.execute(
+            "select source_file_name, updated_at > timestamp '2025-06-01' from intermediate.int_claims_deduplicated "
+            "where claim_id = ? and line_number = ?", corrected["stale"]).fetchall()
+        assert kept_newer and not kept_file.endswith("-stale.csv")
+        assert conn.execute("select count(*) from raw.claims where claim_id = ? and line_number = ? "
+                            "and _file_name like '%-stale.csv'", corrected["stale"]).fetchone()[0] == 1
         statuses = conn.execute("select appointment_id, status from marts.fct_appointments where appointment_id in (?, ?) "
                                 "order by 1", corrected["appointments"]).fetchall()
         assert [s for _, s in statuses] == ["fulfilled", "noshow"]

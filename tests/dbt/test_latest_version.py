@@ -81,6 +81,30 @@ def test_an_entitys_first_file_in_a_daily_build_recomputes_every_referral(tmp_pa
         ("R1", 1), ("R2", 0)]
 
 
+def test_the_directorys_first_file_in_a_daily_build_sets_every_rows_network(tmp_path):
+    """Without providers data, appointments are in network and claim lines of
+    unknown network status; when a day brings the directory's first file,
+    every evidence row's network status is decided again from it
+    (int_care_evidence_networked), not only the rows of that day's versions."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
+    write(landing, "referrals_2026-03-01.csv",
+          f"{HEADER}\nR1,P1,2026-03-01,207RC0000X,active,2026-03-01T09:00,routine\n")
+    write(landing, "appointments_2026-03-02.csv",
+          "appointment_id,patient_id,provider_npi,start_at,status,booked_at,updated_at,referral_id\n"
+          "A1,P1,1234567893,2026-03-05T10:00,booked,2026-03-01T12:00,2026-03-02T11:00,R1\n"
+          "A2,P1,1992753883,2026-03-06T10:00,booked,2026-03-01T12:00,2026-03-02T11:00,\n")
+    first = build(landing, warehouse)
+    assert first.summary.success, first.summary.failures
+    networked = "select evidence_id, is_in_network from intermediate.int_care_evidence_networked order by 1"
+    assert first.query(networked) == [("A1", True), ("A2", True)]
+    write(landing, "providers_2026-03-03.csv", "npi,specialty_code,in_network,effective_from\n"
+          "1234567893,207RC0000X,false,2025-01-01\n")
+    second = build(landing, warehouse)
+    assert second.summary.success, second.summary.failures
+    assert second.query("select full_refresh from raw._builds order by started_at") == [(True,), (False,)]
+    assert second.query(networked) == [("A1", False), ("A2", False)]   # A2's NPI is not in the directory
+
+
 def test_a_build_that_failed_part_way_makes_the_next_one_full(tmp_path):
     """A dbt build that fails may have written some incremental models and not
     those that read them: it is recorded, and the next build rebuilds in full

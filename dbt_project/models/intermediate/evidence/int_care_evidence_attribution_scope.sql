@@ -50,31 +50,38 @@ patients as (
     through CTEs: a CTE used twice is materialized whole (5 million rows at a
     million referrals) before any filter applies. -#}
 
-{#- Dates whose standing moved with T: after_date < d <= through_date. -#}
-moved as (
-    {{ as_of_dates_moved(landed) }}
-),
-
+{#- Dates whose standing moved with T: after_date < d <= through_date
+    (literals: macros/data_as_of_date.sql). Each condition is its own scan,
+    so that DuckDB applies it there. -#}
+{%- set moved = moved_dates(landed) %}
 rewritten_evidence as (
     select
         networked.evidence_type,
         networked.evidence_id,
         networked.patient_id
     from {{ ref('int_care_evidence_networked') }} as networked
-    cross join moved
     where networked._built_at > {{ built }}
-        or (networked.evidence_date > moved.after_date and networked.evidence_date <= moved.through_date)
+    union
+    select
+        networked.evidence_type,
+        networked.evidence_id,
+        networked.patient_id
+    from {{ ref('int_care_evidence_networked') }} as networked
+    where networked.evidence_date > {{ moved.after_date }} and networked.evidence_date <= {{ moved.through_date }}
 ),
 
 changed_referrals as (
     select
         referrals.referral_id,
         referrals.patient_id
-    from referrals
-    cross join moved
+    from {{ ref('int_referrals_deduplicated') }} as referrals
     where referrals.loaded_at > {{ landed }}
-        or (cast(referrals.created_at as date) > moved.after_date
-            and cast(referrals.created_at as date) <= moved.through_date)
+    union
+    select
+        referrals.referral_id,
+        referrals.patient_id
+    from {{ ref('int_referrals_deduplicated') }} as referrals
+    where {{ date_of_between('referrals.created_at', moved.after_date ~ ' + 1', moved.through_date) }}
 ),
 
 patients as (

@@ -23,6 +23,13 @@
     the row was last computed: attribution recomputes the patients of the
     rows this build wrote (int_care_evidence_attribution_scope). -#}
 {{ version_layer_config(['evidence_type', 'evidence_id']) }}
+{%- if is_incremental() %}
+{#- What the last build merged: every row landed before it started
+    (macros/landed_since.sql); without a build recorded (Spark), up to the
+    newest version in this table. -#}
+{%- set since = 'coalesce(' ~ (landed_since() or '(select max(loaded_at) from ' ~ this ~ ')')
+                ~ ", cast('1900-01-01' as timestamp))" %}
+{%- endif %}
 with
 
 appointments as (
@@ -41,6 +48,43 @@ parameters as (
     select * from {{ ref('int_parameters') }}
 ),
 
+{% if is_incremental() -%}
+changed_npis as (
+    select distinct providers.npi
+    from providers
+    where providers.loaded_at > {{ since }}
+),
+
+{#- With providers data but no directory rows when the last build ran, every
+    row's network status may change (appointments were in network by default). -#}
+directory_was_empty as (
+    select count(*) = 0 as is_empty
+    from providers
+    where providers.loaded_at <= {{ since }}
+),
+{%- endif %}
+
+{#- On a DuckDB daily build, the rows computed again are chosen in the scans of
+    the two version tables: the versions landed since the last build; the other
+    rows of NPIs whose directory rows changed; every other row when the
+    directory was empty and is not now. Each is its own scan, so DuckDB applies
+    the first filter in the scan (the rows' other columns are read only where
+    it matches), and skips the others when their subquery is empty; a filter
+    joining one-row CTEs would read every column of every row first. -#}
+{%- set rows = {'appointments': 'appointments', 'claims': 'claims'} %}
+{%- if is_incremental() and target.type == 'duckdb' %}
+{%- set all_again = 'exists (select 1 from directory_was_empty cross join parameters '
+                    ~ 'where directory_was_empty.is_empty and parameters.has_providers)' %}
+{%- for name, model, npi in [('appointments', 'int_appointments_deduplicated', 'provider_npi'),
+                             ('claims', 'int_claims_deduplicated', 'rendering_npi')] %}
+{%- set table = ref(model) %}
+{%- do rows.update({name: '(select * from ' ~ table ~ ' where loaded_at > ' ~ since
+    ~ ' union all select * from ' ~ table ~ ' where loaded_at <= ' ~ since ~ ' and ' ~ npi
+    ~ ' in (select npi from changed_npis) and not ' ~ all_again
+    ~ ' union all select * from ' ~ table ~ ' where loaded_at <= ' ~ since ~ ' and ' ~ all_again ~ ')'}) %}
+{%- endfor %}
+{%- endif %}
+
 all_evidence as (
     select
         'appointment' as evidence_type,
@@ -55,7 +99,7 @@ all_evidence as (
         cast(null as decimal(18, 4)) as allowed_amount,
         {{ is_booked_appointment('status') }} as is_evidence,
         loaded_at
-    from appointments
+    from {{ rows['appointments'] }} as appointments
 
     union all
 
@@ -72,46 +116,20 @@ all_evidence as (
         allowed_amount,
         {{ is_paid_claim_line('claim_status', 'allowed_amount') }} as is_evidence,
         loaded_at
-    from claims
+    from {{ rows['claims'] }} as claims
 ),
 
-{% if is_incremental() -%}
-{#- What the last build merged: every row landed before it started
-    (macros/landed_since.sql); without a build recorded (Spark), up to the
-    newest version in this table. -#}
-{%- set since = landed_since() or '(select max(loaded_at) from ' ~ this ~ ')' %}
-merged as (
-    select coalesce({{ since }}, cast('1900-01-01' as timestamp)) as loaded_at
-),
-
-changed_npis as (
-    select distinct providers.npi
-    from providers
-    cross join merged
-    where providers.loaded_at > merged.loaded_at
-),
-
-{#- With providers data but no directory rows when the last build ran, every
-    row's network status may change (appointments were in network by default). -#}
-directory_was_empty as (
-    select count(*) = 0 as is_empty
-    from providers
-    cross join merged
-    where providers.loaded_at <= merged.loaded_at
-),
-
+{% if is_incremental() and target.type == 'spark' -%}
 changed as (
     select all_evidence.*
     from all_evidence
-    cross join merged
     cross join directory_was_empty
     cross join parameters
-    where all_evidence.loaded_at > merged.loaded_at
+    where all_evidence.loaded_at > {{ since }}
         or (directory_was_empty.is_empty and parameters.has_providers)
         or all_evidence.provider_npi in (select npi from changed_npis)
 ),
 
-{%- if target.type == 'spark' %}
 {#- Spark rewrites whole key buckets: every row of the buckets changed rows fall in. -#}
 evidence as (
     select *
@@ -120,11 +138,6 @@ evidence as (
         select {{ version_bucket(['evidence_type', 'evidence_id']) }} from changed
     )
 ),
-{%- else %}
-evidence as (
-    select * from changed
-),
-{%- endif %}
 {%- else -%}
 evidence as (
     select * from all_evidence

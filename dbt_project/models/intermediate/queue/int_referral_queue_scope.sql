@@ -47,28 +47,32 @@ scope as (
     select referral_id from {{ ref('int_referrals_deduplicated') }}
 ),
 {%- else -%}
-moved as (
-    {{ as_of_dates_moved(landed) }}
-),
-
+{#- Dates whose standing moved with T: after_date < d <= through_date
+    (literals: macros/data_as_of_date.sql). Each condition is its own scan,
+    so that DuckDB applies it there. -#}
+{%- set moved = moved_dates(landed) %}
+{%- set window_days = 'cast(' ~ var('attribution_window_days') ~ ' as integer)' %}
+{%- set follow_up_days = 'cast(' ~ var('follow_up_after_days') ~ ' as integer)' %}
 dated as (
     select referrals.referral_id
     from {{ ref('int_referrals_deduplicated') }} as referrals
-    cross join moved
-    cross join parameters
-    where (cast(referrals.created_at as date) >= moved.after_date - parameters.attribution_window_days - 1
-            and cast(referrals.created_at as date) <= moved.through_date - parameters.attribution_window_days + 1)
-        or (referrals.expires_on >= moved.after_date - 1 and referrals.expires_on <= moved.through_date + 1)
+    where {{ date_of_between('referrals.created_at', moved.after_date ~ ' - ' ~ window_days ~ ' - 1',
+                             moved.through_date ~ ' - ' ~ window_days ~ ' + 1') }}
+    union
+    select referrals.referral_id
+    from {{ ref('int_referrals_deduplicated') }} as referrals
+    where referrals.expires_on >= {{ moved.after_date }} - 1 and referrals.expires_on <= {{ moved.through_date }} + 1
 ),
 
 touched as (
     select engagements.referral_id
     from {{ ref('int_engagements_deduplicated') }} as engagements
-    cross join moved
-    where (cast(engagements.occurred_at as date) >= moved.after_date - {{ var('follow_up_after_days') }} - 1
-            and cast(engagements.occurred_at as date) <= moved.through_date - {{ var('follow_up_after_days') }} + 1)
-        or (cast(engagements.occurred_at as date) >= moved.after_date - 1
-            and cast(engagements.occurred_at as date) <= moved.through_date + 1)
+    where {{ date_of_between('engagements.occurred_at', moved.after_date ~ ' - ' ~ follow_up_days ~ ' - 1',
+                             moved.through_date ~ ' - ' ~ follow_up_days ~ ' + 1') }}
+    union
+    select engagements.referral_id
+    from {{ ref('int_engagements_deduplicated') }} as engagements
+    where {{ date_of_between('engagements.occurred_at', moved.after_date ~ ' - 1', moved.through_date ~ ' + 1') }}
 ),
 
 redirected as (

@@ -61,9 +61,10 @@ scope as (
     through the CTEs above: a CTE used more than once is materialized whole
     before any filter applies. (The CTEs stay: their refs declare this
     model's dependencies when dbt parses it, with this branch not rendered.) -#}
-moved as (
-    {{ as_of_dates_moved(landed) }}
-),
+{#- Dates whose standing moved with T: after_date < d <= through_date
+    (literals: macros/data_as_of_date.sql). -#}
+{%- set moved = moved_dates(landed) %}
+{%- set window_days = 'cast(' ~ var('attribution_window_days') ~ ' as integer)' %}
 
 changed_referrals as (
     select referral_id
@@ -78,20 +79,25 @@ changed_referrals as (
     left was another is in scope for them only if its evidence or its
     version changed, which rule 1 and int_referral_scope (the attribution
     before and after) find. -#}
+{%- set became_eligible = date_of_between('referrals.created_at', moved.after_date ~ ' + 1', moved.through_date) %}
 dated_referrals as (
-    select
-        referrals.referral_id,
-        referrals.patient_id,
-        cast(referrals.created_at as date) > moved.after_date
-            and cast(referrals.created_at as date) <= moved.through_date as became_eligible
-    from {{ ref('int_referrals_deduplicated') }} as referrals
-    cross join moved
-    cross join parameters
-    where (cast(referrals.created_at as date) > moved.after_date
-            and cast(referrals.created_at as date) <= moved.through_date)
-        or (cast(referrals.created_at as date) >= moved.after_date - parameters.attribution_window_days - 1
-            and cast(referrals.created_at as date) <= moved.through_date - parameters.attribution_window_days + 1)
-        or (referrals.expires_on >= moved.after_date - 1 and referrals.expires_on <= moved.through_date + 1)
+    select distinct referral_id, patient_id, became_eligible
+    from (
+        {%- for condition in [
+            became_eligible,
+            date_of_between('referrals.created_at', moved.after_date ~ ' - ' ~ window_days ~ ' - 1',
+                            moved.through_date ~ ' - ' ~ window_days ~ ' + 1'),
+            '(referrals.expires_on >= ' ~ moved.after_date ~ ' - 1 and referrals.expires_on <= ' ~ moved.through_date ~ ' + 1)',
+        ] %}
+        select
+            referrals.referral_id,
+            referrals.patient_id,
+            {{ became_eligible }} as became_eligible
+        from {{ ref('int_referrals_deduplicated') }} as referrals
+        where {{ condition }}
+        {{ 'union all' if not loop.last }}
+        {%- endfor %}
+    ) as dated
 ),
 
 {#- (`not exists`, correlated on the few dated referrals: faster here than a
@@ -121,8 +127,7 @@ changed_patients as (
 evidence_referrals as (
     select previous.attributed_referral_id as referral_id
     from {{ previous }} as previous
-    cross join moved
-    where previous.evidence_date >= moved.after_date and previous.evidence_date <= moved.through_date
+    where previous.evidence_date >= {{ moved.after_date }} and previous.evidence_date <= {{ moved.through_date }}
 ),
 
 outreach_referrals as (
