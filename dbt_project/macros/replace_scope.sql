@@ -33,9 +33,22 @@
 
 {#- On an incremental build of a replace_scope model, the filter that keeps
     the rows of the keys in `scope_model` (one column; `column` holds the
-    key); nothing otherwise. `connector`: `where`, or `and` after a where. -#}
-{% macro in_scope(column, scope_model, connector='where') -%}
+    key); nothing otherwise. `connector`: `where`, or `and` after a where.
+    With `relation`, the one relation the filtered query reads, and that
+    relation a stored table: its rows are found by their row ids, from a scan
+    of the key column alone; DuckDB then reads the other columns of those rows
+    only. (A semi-join on the key reads every column of every row first.)
+    A unit test's given rows are not a stored table: they are filtered on the
+    key. -#}
+{% macro in_scope(column, scope_model, connector='where', relation=none) -%}
     {%- if is_incremental() -%}
+    {%- set stored = adapter.get_relation(database=relation.database, schema=relation.schema,
+                                          identifier=relation.identifier)
+                     if relation is not none and relation.schema is not none else none -%}
+    {%- if stored is not none and stored.type == 'table' and target.type == 'duckdb' -%}
+    {{ connector }} rowid in (select rowid from {{ relation }} where {{ column }} in (select * from {{ ref(scope_model) }}))
+    {%- else -%}
     {{ connector }} {{ column }} in (select * from {{ ref(scope_model) }})
+    {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

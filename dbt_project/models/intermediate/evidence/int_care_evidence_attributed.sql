@@ -17,10 +17,6 @@
 {{ replace_scope_config('int_care_evidence_attribution_scope', 'patient_id') }}
 with
 
-networked as (
-    select * from {{ ref('int_care_evidence_networked') }}
-),
-
 parameters as (
     select * from {{ ref('int_parameters') }}
 ),
@@ -45,16 +41,38 @@ evidence as (
         networked.specialty_group,
         networked.is_in_network,
         networked.organization_id
-    from networked
+    from (
+        select * from {{ ref('int_care_evidence_networked') }}
+        {{ in_scope('patient_id', 'int_care_evidence_attribution_scope', relation=ref('int_care_evidence_networked')) }}
+    ) as networked
     cross join parameters
     where networked.is_evidence
         and (networked.evidence_type = 'appointment' or networked.evidence_date <= parameters.as_of_date)
-        {{ in_scope('networked.patient_id', 'int_care_evidence_attribution_scope', 'and') }}
 ),
 
-referrals as (
-    select * from {{ ref('int_referrals_eligible') }}
+{#- On a daily build, of the eligible referrals only those the scope's evidence
+    names and those of the scope's patients (the ones it can match); each read
+    from the view on its own: a CTE read twice is materialized whole. -#}
+{%- set eligible = ref('int_referrals_eligible') %}
+{%- if is_incremental() %}
+named_referrals as (
+    select * from {{ eligible }}
+    where referral_id in (select referral_id from evidence)
 ),
+
+patient_referrals as (
+    select * from {{ eligible }}
+    where patient_id in (select patient_id from {{ ref('int_care_evidence_attribution_scope') }})
+),
+{%- else %}
+named_referrals as (
+    select * from {{ eligible }}
+),
+
+patient_referrals as (
+    select * from {{ eligible }}
+),
+{%- endif %}
 
 explicit as (
     select
@@ -63,7 +81,7 @@ explicit as (
         referrals.referral_id as attributed_referral_id,
         'explicit' as attribution_method
     from evidence
-    inner join referrals
+    inner join named_referrals as referrals
         on evidence.referral_id = referrals.referral_id
 ),
 
@@ -74,7 +92,7 @@ match_candidates as (
         referrals.referral_id as attributed_referral_id,
         referrals.created_at
     from evidence
-    inner join referrals
+    inner join patient_referrals as referrals
         on evidence.patient_id = referrals.patient_id
         and evidence.specialty_group = referrals.specialty_group
         and referrals.created_date <= evidence.evidence_date
