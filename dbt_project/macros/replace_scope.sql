@@ -34,21 +34,30 @@
 {#- On an incremental build of a replace_scope model, the filter that keeps
     the rows of the keys in `scope_model` (one column; `column` holds the
     key); nothing otherwise. `connector`: `where`, or `and` after a where.
-    With `relation`, the one relation the filtered query reads, and that
-    relation a stored table: its rows are found by their row ids, from a scan
-    of the key column alone; DuckDB then reads the other columns of those rows
-    only. (A semi-join on the key reads every column of every row first.)
-    A unit test's given rows are not a stored table: they are filtered on the
-    key. -#}
+    With `relation`, the one relation the filtered query reads: when it is a
+    stored table, its rows are found by row id (rows_with_keys below). A unit
+    test's given rows are not a stored table: they are filtered on the key. -#}
 {% macro in_scope(column, scope_model, connector='where', relation=none) -%}
     {%- if is_incremental() -%}
     {%- set stored = adapter.get_relation(database=relation.database, schema=relation.schema,
                                           identifier=relation.identifier)
                      if relation is not none and relation.schema is not none else none -%}
-    {%- if stored is not none and stored.type == 'table' and target.type == 'duckdb' -%}
-    {{ connector }} rowid in (select rowid from {{ relation }} where {{ column }} in (select * from {{ ref(scope_model) }}))
-    {%- else -%}
-    {{ connector }} {{ column }} in (select * from {{ ref(scope_model) }})
+    {{ connector }} {{ rows_with_keys(stored if stored is not none and stored.type == 'table' else none,
+                                      column, 'select * from ' ~ ref(scope_model)) }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- A filter on `relation`'s rows whose `column` is among the keys `keys`
+    (a query) returns. On DuckDB, with `relation` a stored table, by row id:
+    the keys are looked up in a scan of `column` alone, and DuckDB reads the
+    other columns of the rows found only, where a semi-join on the key reads
+    every column of every row first. Otherwise (`relation` none, or Spark) a
+    filter on the key. -#}
+{% macro rows_with_keys(relation, column, keys) -%}
+    {%- if relation is not none and target.type == 'duckdb' -%}
+    rowid in (select rowid from {{ relation }} where {{ column }} in ({{ keys }}))
+    {%- else -%}
+    {{ column }} in ({{ keys }})
     {%- endif -%}
 {%- endmacro %}

@@ -22,16 +22,10 @@ final as (
 )
 {%- else -%}
 final as (
-    select previous.*
-    from {{ previous }} as previous
-    {%- if target.type == 'duckdb' %}
-    {#- found by row id, from a scan of patient_id alone: a semi-join on it
-        reads every column of every row first (macros/replace_scope.sql) #}
-    where previous.rowid in (
-        select rowid from {{ previous }} where patient_id in (select patient_id from attribution_scope))
-    {%- else %}
-    where previous.patient_id in (select patient_id from attribution_scope)
-    {%- endif %}
+    select *
+    from {{ previous }}
+    {#- by row id on DuckDB (macros/replace_scope.sql) #}
+    where {{ rows_with_keys(previous, 'patient_id', 'select patient_id from attribution_scope') }}
 )
 {%- endif %}
 
