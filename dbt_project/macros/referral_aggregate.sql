@@ -17,7 +17,7 @@
 
 {% macro referral_aggregate(dimensions, kept_by_cell=false) %}
 {%- if kept_by_cell %}
--- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}
+-- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}, {{ ref('int_referral_scope_cells') }}
 {{ replace_cells_config(dimensions) }}
 {%- endif %}
 with

@@ -15,28 +15,23 @@
 
 
 {#- The config of a model kept by cell, grouped by `dimensions` (some of
-    referral_cell_columns()). -#}
+    referral_cell_columns()). `cells_model` names the model of the cells in
+    scope (the publication reads it from the manifest). -#}
 {% macro replace_cells_config(dimensions) -%}
     {%- if target.type == 'duckdb' -%}
         {{ config(materialized='incremental', incremental_strategy='replace_cells',
-                  cell_columns=dimensions, on_schema_change='fail') }}
+                  cell_columns=dimensions, cells_model='int_referral_scope_cells', on_schema_change='fail') }}
     {%- else -%}
         {{ config(materialized='table') }}
     {%- endif -%}
 {%- endmacro %}
 
 
-{#- The cells, by `dimensions`, of the referrals in scope, before and after. -#}
+{#- The cells, by `dimensions`, of the referrals in scope, before and after
+    (int_referral_scope_cells). -#}
 {% macro referral_cells_in_scope(dimensions) -%}
     select distinct {{ dimensions | join(', ') }}
-    from (
-        select {{ dimensions | join(', ') }}
-        from {{ ref('int_referrals_replaced') }}
-        union all
-        select {{ dimensions | join(', ') }}
-        from {{ ref('fct_referrals') }}
-        where referral_id in (select referral_id from {{ ref('int_referral_scope') }})
-    ) as cells
+    from {{ ref('int_referral_scope_cells') }}
 {%- endmacro %}
 
 

@@ -36,14 +36,26 @@
     key); nothing otherwise. `connector`: `where`, or `and` after a where.
     With `relation`, the one relation the filtered query reads: when it is a
     stored table, its rows are found by row id (rows_with_keys below). A unit
-    test's given rows are not a stored table: they are filtered on the key. -#}
-{% macro in_scope(column, scope_model, connector='where', relation=none) -%}
+    test's given rows are not a stored table: they are filtered on the key.
+    `written`: `relation` is itself kept with replace_scope on the same scope
+    and its rows carry `_built_at`, so its rows of the keys in scope are
+    among the ones this build wrote (`_built_at` after the last build ended,
+    macros/landed_since.sql): a filter DuckDB applies to the row groups'
+    min and max (zone maps), which skips the history without reading it.
+    The key is still looked up, in what is left (a build run outside the
+    pipeline is not recorded: its rows would pass the time alone). -#}
+{% macro in_scope(column, scope_model, connector='where', relation=none, written=false) -%}
     {%- if is_incremental() -%}
     {%- set stored = adapter.get_relation(database=relation.database, schema=relation.schema,
                                           identifier=relation.identifier)
                      if relation is not none and relation.schema is not none else none -%}
-    {{ connector }} {{ rows_with_keys(stored if stored is not none and stored.type == 'table' else none,
+    {%- set built = built_since() if written and stored is not none else none -%}
+    {%- if built is not none -%}
+    {{ connector }} _built_at > {{ built }} and {{ column }} in (select * from {{ ref(scope_model) }})
+    {%- else -%}
+    {{ connector }} {{ rows_with_keys(stored if stored is not none and stored.type == 'table' and not written else none,
                                       column, 'select * from ' ~ ref(scope_model)) }}
+    {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 

@@ -212,8 +212,9 @@ def test_incremental_marts_equal_a_full_rebuild_row_for_row(daily):
                             ("int_referral_events_deduplicated", "loaded_at"),
                             ("int_engagements_deduplicated", "loaded_at"), ("int_providers_deduplicated", "loaded_at"),
                             ("int_care_evidence_networked", "loaded_at, _built_at"),
-                            ("int_care_evidence_attributed", None), ("int_referral_evidence_summarized", None),
-                            ("int_referral_outcomes_assigned", None), ("int_referral_queue_actions", None),
+                            ("int_care_evidence_attributed", "_built_at"),
+                            ("int_referral_evidence_summarized", "_built_at"),
+                            ("int_referral_outcomes_assigned", "_built_at"), ("int_referral_queue_actions", None),
                             ("int_referral_queue_rows", "patient_key")):
             columns = f"* exclude ({when})" if when else "*"
             only = [conn.execute(f"select count(*) from (select {columns} from {x}.intermediate.{table} "

@@ -33,8 +33,8 @@ def copies(built_warehouse, tmp_path):
 
 def next_build(warehouse, run_id: str, scope: list[str]) -> None:
     """What an incremental build leaves, by hand: a build recorded after the
-    last, the referrals of its scope, and the queue's log appended (the build's
-    row and a change of action)."""
+    last, the referrals of its scope and their cells, and the queue's log
+    appended (the build's row and a change of action)."""
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute("insert into raw._builds select ?, target, now()::timestamp, now()::timestamp, false, "
                      "'new versions merge into the version layer', vars, project_checksum, landed_checks "
@@ -42,6 +42,10 @@ def next_build(warehouse, run_id: str, scope: list[str]) -> None:
         conn.execute("delete from intermediate.int_referral_scope")
         conn.execute("delete from intermediate.int_care_evidence_scope_keys")
         conn.execute("delete from intermediate.int_referral_queue_scope")
+        conn.execute("delete from intermediate.int_referral_scope_cells")
+        conn.execute("insert into intermediate.int_referral_scope_cells select distinct created_month, specialty_group, "
+                     "referring_location_id, payer_id, priority from marts.fct_referrals where referral_id in ?",
+                     [scope or [""]])
         for referral in scope:
             conn.execute("insert into intermediate.int_referral_scope values (?)", [referral])
             conn.execute("insert into intermediate.int_referral_queue_scope values (?)", [referral])
@@ -80,6 +84,9 @@ def differences(warehouse, serving) -> dict[str, list[int]]:
     return found
 
 
+CELLS = ("created_month", "specialty_group", "referring_location_id", "payer_id", "priority")
+
+
 def test_the_marts_kept_incrementally_are_named_with_their_scope_or_watermark():
     deltas = mart_deltas(ensure_manifest(dbt_project))
     scoped = Delta(scope="intermediate.int_referral_scope", key="referral_id")
@@ -88,7 +95,12 @@ def test_the_marts_kept_incrementally_are_named_with_their_scope_or_watermark():
                       # not marts: the tables the views marts.referral_queue and
                       # marts.referral_queue_history read, published with them
                       "int_referral_queue_rows": Delta(scope="intermediate.int_referral_queue_scope", key="referral_id"),
-                      "int_referral_queue_log": Delta(watermark="built_at")}
+                      "int_referral_queue_log": Delta(watermark="built_at"),
+                      # the aggregates kept by cell, by the cells of the scope's referrals
+                      **{table: Delta(scope="intermediate.int_referral_scope_cells", cells=cells) for table, cells in (
+                          ("agg_referrals_cube", CELLS), ("agg_referrals_by_practice", CELLS[:3]),
+                          ("agg_outreach_by_channel", CELLS[:4]), ("agg_outreach_sequences", CELLS[:4]),
+                          ("agg_outreach_touch_curve", CELLS[:4]), ("agg_reminder_effect", CELLS[:4]))}}
 
 
 def test_an_incremental_build_is_published_as_its_changes(copies):
@@ -115,6 +127,20 @@ def test_an_incremental_build_is_published_as_its_changes(copies):
         conn.execute("update intermediate.int_referral_queue_rows set reason = 'changed' where referral_id = ?", [inside])
         conn.execute("delete from marts.agg_referrals_monthly where created_month = "
                      "(select min(created_month) from marts.agg_referrals_monthly)")
+        # the cube's row of the referral's cell, and one of another cell: only the first is taken
+        same_cell = " and ".join(f"cube.{c} is not distinct from referral.{c}" for c in CELLS)
+        cell_of = f"(select * from marts.fct_referrals where referral_id = '{inside}') as referral"
+        conn.execute(f"update marts.agg_referrals_cube as cube set referrals = referrals + 1000 from {cell_of} "
+                     f"where {same_cell}")
+        conn.execute(f"update marts.agg_referrals_cube set referrals = referrals + 1000 where rowid = (select min(rowid) "
+                     f"from marts.agg_referrals_cube as cube where not exists (select 1 from {cell_of} where {same_cell}))")
+        cells = {table: conn.execute(f"select count(*) from marts.{table} as cube where exists "
+                                     f"(select 1 from {cell_of} where "
+                                     + " and ".join(f"cube.{c} is not distinct from referral.{c}" for c in columns)
+                                     + ")").fetchone()[0]
+                 for table, columns in (("agg_referrals_cube", CELLS), ("agg_referrals_by_practice", CELLS[:3]),
+                                        ("agg_outreach_by_channel", CELLS[:4]), ("agg_outreach_sequences", CELLS[:4]),
+                                        ("agg_outreach_touch_curve", CELLS[:4]), ("agg_reminder_effect", CELLS[:4]))}
 
     published = publish(warehouse, serving, "next", deltas)
     assert (published.mode, published.reason) == ("changes", "the previous build's copy takes this build's changes")
@@ -122,7 +148,9 @@ def test_an_incremental_build_is_published_as_its_changes(copies):
                                  "marts.fct_engagements": published.changed["marts.fct_engagements"],
                                  "marts.fct_appointments": appointments,    # the patient's, by patient_key
                                  "intermediate.int_referral_queue_log": 2,    # the build's row, the change
-                                 "intermediate.int_referral_queue_rows": 1}
+                                 "intermediate.int_referral_queue_rows": 1,
+                                 **{f"marts.{table}": rows for table, rows in cells.items()}}
+    assert cells["agg_referrals_cube"] == 1
     assert outcomes(serving, [inside, outside])[inside] == "changed"
     assert outcomes(serving, [inside, outside])[outside] != "changed"
     with duckdb.connect(str(serving), read_only=True) as conn:
@@ -135,7 +163,10 @@ def test_an_incremental_build_is_published_as_its_changes(copies):
             == snapshot
         assert conn.execute(f"select referral_id from marts.referral_queue_history where built_at = {latest} "
                             "and action = 'changed'").fetchall() == [(inside,)]
-    assert set(differences(warehouse, serving)) == {"fct_referrals"}     # the row changed outside the scope
+    # the rows changed outside the scope
+    assert set(differences(warehouse, serving)) == {"fct_referrals", "agg_referrals_cube"}
+    with duckdb.connect(str(serving), read_only=True) as conn:
+        assert conn.execute("select count(*) from marts.agg_referrals_cube where referrals >= 1000").fetchone() == (1,)
     with duckdb.connect(str(serving), read_only=True) as conn:
         assert conn.execute("select run_id, build_run_id, publish_mode from meta.publication").fetchone() == (
             "next", "next", "changes")
@@ -262,6 +293,25 @@ def test_the_compaction_job_rewrites_the_tables_a_fifth_deleted_rows(copies, mon
     assert (after.mode, after.reason) == ("full", "the changes did not apply (marts.fct_engagements has "
                                               f"{len(kept):,} rows, the warehouse {engagements:,}): written whole")
     assert compact_files(warehouse, serving).summary() == "nothing to do: no table is more than 20% deleted rows"
+
+
+def test_a_table_of_the_copy_a_fifth_deleted_rows_is_copied_whole(copies, monkeypatch):
+    """Instead of taking the build's change: it is written without them."""
+    warehouse, serving = copies
+    deltas = published_as_changes(warehouse, serving, monkeypatch)
+    for path in (warehouse, serving):     # as builds and the changes they publish would leave them
+        delete_share(path, "marts.fct_referrals", 0.3)
+        delete_share(path, "marts.fct_engagements", 0.1)
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        inside = conn.execute("select min(referral_id) from marts.fct_referrals").fetchone()[0]
+    next_build(warehouse, "after", [inside])
+    published = publish(warehouse, serving, "after", deltas)
+    assert published.mode == "changes"
+    assert "marts.fct_referrals" not in published.changed and "marts.fct_referral_outreach" in published.changed
+    assert stored_and_live(serving, "marts.fct_referrals")[0] == stored_and_live(serving, "marts.fct_referrals")[1]
+    stored, live = stored_and_live(serving, "marts.fct_engagements")     # under a fifth: took the change
+    assert "marts.fct_engagements" in published.changed and stored > live
+    assert differences(warehouse, serving) == {}
 
 
 def test_a_serving_copy_half_deleted_rows_is_written_whole(copies, monkeypatch):

@@ -13,8 +13,9 @@ from pipelines.resources import WarehouseResource
 
 def mart_deltas(manifest_path: Path) -> dict[str, Delta]:
     """The published tables an incremental DuckDB build keeps incrementally,
-    and how: replace_scope models by their scope model's keys, append models
-    by their `append_watermark` column. Published: the marts, and the models
+    and how: replace_scope models by their scope model's keys, replace_cells
+    models by the cells of their `cells_model`, append models by their
+    `append_watermark` column. Published: the marts, and the models
     a mart that is a view reads. The manifest is parsed for the DuckDB
     target, the only one whose builds are incremental per model."""
     nodes = json.loads(manifest_path.read_text())["nodes"]
@@ -32,6 +33,10 @@ def mart_deltas(manifest_path: Path) -> dict[str, Delta]:
         if strategy == "replace_scope" and config.get("scope_model") in by_name:
             scope = by_name[config["scope_model"]]
             deltas[node["alias"]] = Delta(scope=f"{scope['schema']}.{scope['alias']}", key=config["scope_key"])
+        elif strategy == "replace_cells" and config.get("cells_model") in by_name:
+            cells = by_name[config["cells_model"]]
+            deltas[node["alias"]] = Delta(scope=f"{cells['schema']}.{cells['alias']}",
+                                          cells=tuple(config["cell_columns"]))
         elif strategy == "append" and config.get("append_watermark"):
             deltas[node["alias"]] = Delta(watermark=config["append_watermark"])
     return deltas

@@ -8,11 +8,12 @@ the copy over the copy's own tables.
 After an incremental build the serving copy need not be written whole: when
 it holds exactly what the build before this one published, the marts that
 build kept incrementally take the same change the build made (the rows of
-the keys in the build's scope, or the rows appended), and every other mart is
-copied. A full copy is written otherwise, and when the copy has grown past
-half deleted rows in one of its tables from the changes it took; the weekly
-compaction job keeps it below that (`compact_serving`; pipelines/storage.py,
-docs/deploy.md)."""
+the keys or the cells in the build's scope, or the rows appended), and every
+other mart is copied. A table of the copy that has become a fifth deleted rows
+from the changes it took is copied whole instead, which writes it without
+them. A full copy is written otherwise, and when the copy has grown past
+half deleted rows in one of its tables; the weekly compaction job keeps it
+below that (`compact_serving`; pipelines/storage.py, docs/deploy.md)."""
 
 from __future__ import annotations
 
@@ -40,13 +41,16 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Delta:
     """How an incremental build changes a mart. `scope`: the table (schema.name)
-    holding the keys whose rows the build replaced, in column `key`;
+    holding the keys whose rows the build replaced, in column `key`, or the
+    cells whose rows it replaced, in columns `cells` (the scope may have more
+    columns: a mart grouped by some of them takes their distinct values);
     `watermark`: the column that orders appended rows (rows a build appends
     have a greater value than every row before them)."""
 
     scope: str | None = None
     key: str | None = None
     watermark: str | None = None
+    cells: tuple[str, ...] = ()
 
 
 @dataclass
@@ -176,8 +180,12 @@ def _write(staging: Path, warehouse: Path, run_id: str, build: tuple | None,
         for schema in sorted({schema for schema, _ in tables} | {schema for schema, _, _ in views}):
             conn.execute(f'create schema if not exists "{schema}"')
 
+        # a table past DELETED_SHARE deleted rows is copied whole: it is written without them
+        worn = {name for name, share in deleted_shares(conn, SERVED_SCHEMAS).items()
+                if share > DELETED_SHARE} if deltas else set()
+
         def write(cursor: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
-            delta = deltas.get(table) if (schema, table) in kept else None
+            delta = deltas.get(table) if (schema, table) in kept and f"{schema}.{table}" not in worn else None
             if delta is not None and _same_columns(cursor, schema, table):
                 publication.changed[f"{schema}.{table}"] = _apply(cursor, schema, table, delta)
             else:
@@ -302,6 +310,20 @@ def _apply(conn: duckdb.DuckDBPyConnection, schema: str, table: str, delta: Delt
     rows of the keys in scope replaced, or the appended rows added. Returns
     the rows written."""
     target, source = f'"{schema}"."{table}"', f'source."{schema}"."{table}"'
+    if delta.scope and delta.cells:
+        scope_schema, scope_table = delta.scope.split(".")
+        found = {c for (c,) in conn.execute(
+            "select column_name from duckdb_columns() where database_name = 'source' "
+            "and schema_name = ? and table_name = ?", [scope_schema, scope_table]).fetchall()}
+        if not set(delta.cells) <= found:
+            raise _Fallback(f"the cells {delta.scope} of {schema}.{table} are not in the warehouse")
+
+        def in_cells(alias: str) -> str:
+            same = " and ".join(f'cells."{c}" is not distinct from {alias}."{c}"' for c in delta.cells)
+            return f'exists (select 1 from source."{scope_schema}"."{scope_table}" as cells where {same})'
+        conn.execute(f"delete from {target} as target where {in_cells('target')}")
+        return conn.execute(f"insert into {target} select * from {source} as changed where {in_cells('changed')}"
+                            ).fetchone()[0]
     if delta.scope and delta.key:
         scope_schema, scope_table = delta.scope.split(".")
         found = conn.execute("select count(*) from duckdb_columns() where database_name = 'source' "

@@ -123,7 +123,8 @@ final as (
     select
         evidence.*,
         attribution.attributed_referral_id,
-        attribution.attribution_method
+        attribution.attribution_method,
+        cast({{ dbt.current_timestamp() }} as timestamp) as _built_at
     from evidence
     left join attribution
         on evidence.evidence_type = attribution.evidence_type

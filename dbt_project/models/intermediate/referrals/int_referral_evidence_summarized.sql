@@ -77,7 +77,8 @@ final as (
         in_network.organization_id as first_in_network_organization_id,
         out_of_network.evidence_date as first_out_of_network_date,
         out_of_network.provider_npi as first_out_of_network_npi,
-        out_of_network.organization_id as first_out_of_network_organization_id
+        out_of_network.organization_id as first_out_of_network_organization_id,
+        cast({{ dbt.current_timestamp() }} as timestamp) as _built_at
     from summary
     left join first_completion as in_network
         on summary.referral_id = in_network.attributed_referral_id

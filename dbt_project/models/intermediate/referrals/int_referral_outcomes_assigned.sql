@@ -14,6 +14,7 @@ referrals as (
 
 evidence as (
     select * from {{ ref('int_referral_evidence_summarized') }}
+    {{ in_scope('referral_id', 'int_referral_scope', relation=ref('int_referral_evidence_summarized'), written=true) }}
 ),
 
 parameters as (
@@ -88,7 +89,8 @@ final as (
         case outcome
             when 'completed_in_network' then first_in_network_organization_id
             when 'completed_out_of_network' then first_out_of_network_organization_id
-        end as first_visit_organization_id
+        end as first_visit_organization_id,
+        cast({{ dbt.current_timestamp() }} as timestamp) as _built_at
     from outcomes
 )
 

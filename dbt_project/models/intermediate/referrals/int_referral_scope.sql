@@ -29,23 +29,32 @@ attribution_scope as (
     select * from {{ ref('int_care_evidence_attribution_scope') }}
 ),
 
-{#- Every column of the attributed rows: a set difference compares them all
-    (nulls compare equal). Should the copy not have the table's columns (the
-    first build; a build after the model changed, which is a full one), every
-    referral either side names is in scope. -#}
+{#- Every column of the attributed rows but when it was computed
+    (`_built_at`): a set difference compares them all (nulls compare
+    equal). Should the copy not have the table's columns (the first build; a
+    build after the model changed, which is a full one), every referral
+    either side names is in scope. -#}
 {%- set columns = adapter.get_columns_in_relation(ref('int_care_evidence_attributed')) | map(attribute='name') | list if execute else [] %}
 {%- set before_columns = adapter.get_columns_in_relation(ref('int_care_evidence_attributed_before')) | map(attribute='name') | list if execute else [] %}
+{%- set compared = columns | reject('equalto', '_built_at') | join(', ') %}
+{%- set built = built_since() %}
 
+{#- The new attribution of the patients in scope: rows attribution wrote in
+    this build, so DuckDB looks for them in the row groups written since the
+    last build only (macros/replace_scope.sql, in_scope `written`). -#}
 after as (
-    select *
+    select {{ compared or '*' }}
     from attributed
     where patient_id in (select patient_id from attribution_scope)
+    {%- if built is not none and '_built_at' in columns %}
+        and _built_at > {{ built }}
+    {%- endif %}
 ),
 {% if columns and before_columns == columns %}
 differing as (
-    (select * from after except select * from before)
+    (select * from after except select {{ compared }} from before)
     union all
-    (select * from before except select * from after)
+    (select {{ compared }} from before except select * from after)
 ),
 {%- else %}
 differing as (

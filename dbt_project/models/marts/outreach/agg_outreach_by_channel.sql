@@ -6,7 +6,7 @@
     again the rows of the created month, specialty group, referring practice
     and payer of each referral in scope, before and after (an engagement with
     a new version puts its referral in scope); the other rows stay. -#}
--- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}
+-- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}, {{ ref('int_referral_scope_cells') }}
 {%- set cells = ['created_month', 'specialty_group', 'referring_location_id', 'payer_id'] %}
 {{ replace_cells_config(cells) }}
 with

@@ -2,7 +2,7 @@
     per created month, specialty group, referring practice and payer, with how many were scheduled and
     completed in network. Referrals without outreach are left out.
     Kept by cell on DuckDB (macros/replace_cells.sql), as agg_outreach_touch_curve. -#}
--- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}, {{ ref('fct_referrals') }}
+-- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}, {{ ref('int_referral_scope_cells') }}, {{ ref('fct_referrals') }}
 {%- set cells = ['created_month', 'specialty_group', 'referring_location_id', 'payer_id'] %}
 {{ replace_cells_config(cells) }}
 with

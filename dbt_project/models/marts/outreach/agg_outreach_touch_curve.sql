@@ -4,7 +4,7 @@
     Kept by cell on DuckDB (macros/replace_cells.sql): a daily build computes
     again the rows of the created month, specialty group, referring practice
     and payer of each referral in scope, before and after; the other rows stay. -#}
--- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}, {{ ref('fct_referrals') }}
+-- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}, {{ ref('int_referral_scope_cells') }}, {{ ref('fct_referrals') }}
 {%- set cells = ['created_month', 'specialty_group', 'referring_location_id', 'payer_id'] %}
 {{ replace_cells_config(cells) }}
 with

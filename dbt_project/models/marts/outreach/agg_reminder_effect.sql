@@ -9,7 +9,7 @@
     referrals and their appointments and reminders; the other rows stay. An
     appointment's data, its date passing T and a reminder each put its
     referral in scope (int_referral_scope). -#}
--- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}
+-- depends_on: {{ ref('int_referral_scope') }}, {{ ref('int_referrals_replaced') }}, {{ ref('int_referral_scope_cells') }}
 {%- set cells = ['created_month', 'specialty_group', 'referring_location_id', 'payer_id'] %}
 {{ replace_cells_config(cells) }}
 with

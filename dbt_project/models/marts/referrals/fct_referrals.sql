@@ -15,12 +15,12 @@ referrals as (
 
 outcomes as (
     select * from {{ ref('int_referral_outcomes_assigned') }}
-    {{ in_scope('referral_id', 'int_referral_scope') }}
+    {{ in_scope('referral_id', 'int_referral_scope', relation=ref('int_referral_outcomes_assigned'), written=true) }}
 ),
 
 evidence as (
     select * from {{ ref('int_referral_evidence_summarized') }}
-    {{ in_scope('referral_id', 'int_referral_scope') }}
+    {{ in_scope('referral_id', 'int_referral_scope', relation=ref('int_referral_evidence_summarized'), written=true) }}
 ),
 
 {#- The outreach summary, the reports and the duplicate flag, as the views
