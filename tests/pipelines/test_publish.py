@@ -1,8 +1,9 @@
 """Publishing after an incremental build: the serving copy of the previous
-build takes this build's changes (the rows of the keys in scope, the rows
-appended) and the other marts are copied; a copy that is not the previous
-build's, that the changes leave unequal in size to the warehouse, or that
-has become half deleted rows, is written whole. And the deleted rows both
+build takes this build's changes (the rows of the keys or the cells in
+scope, the rows appended) and the other marts are copied, as is a table of
+the copy a fifth deleted rows; a copy that is not the previous build's,
+that the changes leave unequal in size to the warehouse, or that has become
+half deleted rows, is written whole. And the deleted rows both
 files keep stored until the weekly compaction rewrites the tables a fifth
 deleted rows (pipelines/storage.py, pipelines/defs/maintenance.py). The daily
 build's copy equal to its warehouse row for row is in
