@@ -87,8 +87,9 @@ def ahead_of_the_history(history: Path, last_day: str = "2026-11-29") -> dict[st
     standing only when T reaches the next day, with no new version: an
     appointment marked fulfilled ahead of its visit on DAY (attended once T
     gets there), a referral created on DAY (eligible from then on) that a
-    later appointment names, and an appointment booked for the last day
-    (upcoming until T passes it). Returns their ids."""
+    later appointment names, an appointment booked for the last day
+    (upcoming until T passes it), and a paid claim line for a service on DAY
+    (counted once T gets there). Returns their ids."""
     path = history / f"appointments_{last_day}.csv.gz"
     with gzip.open(path, "rt", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -104,12 +105,19 @@ def ahead_of_the_history(history: Path, last_day: str = "2026-11-29") -> dict[st
     named = next(r["referral_id"] for r in rows
                  if r["referral_id"] in referrals and r is not ahead and r["start_at"] > "2026-12-01")
     referrals[named]["created_at"] = f"{DAY}T08:00:00"
-    for out, table in ((path, rows), (history / f"referrals_{last_day}.csv", list(referrals.values()))):
+    claims_path = history / f"claims_{last_day}.csv.gz"
+    with gzip.open(claims_path, "rt", newline="") as f:
+        claims = list(csv.DictReader(f))
+    counted = next(r for r in claims if r["claim_status"] == "paid" and r["referral_id"])
+    counted.update(service_date=DAY)
+    for out, table in ((path, rows), (history / f"referrals_{last_day}.csv", list(referrals.values())),
+                       (claims_path, claims)):
         with (gzip.open(out, "wt", newline="") if out.suffix == ".gz" else out.open("w", newline="")) as f:
             writer = csv.DictWriter(f, fieldnames=list(table[0]))
             writer.writeheader()
             writer.writerows(table)
-    return {"appointment": ahead["appointment_id"], "referral": named, "today": today["appointment_id"]}
+    return {"appointment": ahead["appointment_id"], "referral": named, "today": today["appointment_id"],
+            "claim_line": f"{counted['claim_id']}#{counted['line_number']}"}
 
 
 def start_run(landing: Path, warehouse: Path) -> subprocess.Popen:
@@ -422,9 +430,10 @@ def test_the_daily_build_leaves_the_referrals_that_did_not_change(daily):
 
 def test_records_whose_dates_t_reached_change_without_a_new_version(daily):
     """T moved to DAY: the appointment marked fulfilled ahead of its visit
-    that day is attended now, and the referral created that day is eligible,
-    although neither has a new version (the equality with the full rebuild
-    above depends on attribution seeing them)."""
+    that day is attended now, the referral created that day is eligible, and
+    the claim line for a service that day counts, although none has a new
+    version (the equality with the full rebuild above depends on attribution
+    seeing them)."""
     root, corrected, *_ = daily
     ahead = corrected["ahead"]
     with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
@@ -432,6 +441,9 @@ def test_records_whose_dates_t_reached_change_without_a_new_version(daily):
         assert conn.execute("select is_attended from intermediate.int_care_evidence_attributed "
                             "where evidence_type = 'appointment' and evidence_id = ?",
                             [ahead["appointment"]]).fetchall() == [(True,)]
+        assert conn.execute("select evidence_date from intermediate.int_care_evidence_attributed "
+                            "where evidence_type = 'claim_line' and evidence_id = ?",
+                            [ahead["claim_line"]]).fetchone()[0].isoformat() == DAY
         assert conn.execute("select count(*) from marts.fct_referrals where referral_id = ?",
                             [ahead["referral"]]).fetchone()[0] == 1
         # and both were there before T reached them, landed with the history

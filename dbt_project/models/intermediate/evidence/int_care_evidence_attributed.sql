@@ -15,6 +15,20 @@
     full build, everything is computed. -#}
 -- depends_on: {{ ref('int_care_evidence_attribution_scope') }}, {{ ref('int_referral_scope_changes') }}, {{ ref('int_care_evidence_attributed_before') }}
 {{ replace_scope_config('int_care_evidence_attribution_scope', 'patient_id') }}
+{%- set networked = ref('int_care_evidence_networked') %}
+{#- On a daily build (DuckDB, stored tables, a recorded last build), the
+    evidence of the patients in scope without reading the whole evidence
+    table (a patient's rows are spread over all of it): what this build
+    rewrote (`_built_at` after the last build's end, which DuckDB finds in
+    the row groups written since); every other row they had, as the last
+    build attributed it (int_care_evidence_attributed_before: the rows it
+    left unchanged are the same evidence); and the claim lines T now counts
+    that it did not (dated between the two builds' T). Otherwise every row
+    of the patients in scope, looked up by patient. -#}
+{%- set built = built_since() if is_incremental() and networked.schema is not none else none %}
+{%- set evidence_columns = ['evidence_type', 'evidence_id', 'patient_id', 'provider_npi', 'referral_id',
+                            'evidence_date', 'appointment_status', 'booked_at', 'allowed_amount',
+                            'specialty_group', 'is_in_network', 'organization_id'] %}
 with
 
 parameters as (
@@ -42,8 +56,33 @@ evidence as (
         networked.is_in_network,
         networked.organization_id
     from (
-        select * from {{ ref('int_care_evidence_networked') }}
-        {{ in_scope('patient_id', 'int_care_evidence_attribution_scope', relation=ref('int_care_evidence_networked')) }}
+        {%- if built is not none %}
+        {%- set moved = moved_dates(landed_since()) %}
+        select {{ evidence_columns | join(', ') }}, is_evidence
+        from {{ networked }}
+        where _built_at > {{ built }}
+            and patient_id in (select patient_id from {{ ref('int_care_evidence_attribution_scope') }})
+        union all
+        select {{ evidence_columns | join(', ') }}, true as is_evidence
+        from {{ ref('int_care_evidence_attributed_before') }} as before
+        where not exists (
+            select 1
+            from {{ networked }} as rewritten
+            where rewritten._built_at > {{ built }}
+                and rewritten.evidence_type = before.evidence_type
+                and rewritten.evidence_id = before.evidence_id
+        )
+        union all
+        select {{ evidence_columns | join(', ') }}, is_evidence
+        from {{ networked }}
+        where _built_at <= {{ built }}
+            and evidence_type = 'claim_line'
+            and evidence_date > {{ moved.after_date }} and evidence_date <= {{ moved.through_date }}
+            and patient_id in (select patient_id from {{ ref('int_care_evidence_attribution_scope') }})
+        {%- else %}
+        select * from {{ networked }}
+        {{ in_scope('patient_id', 'int_care_evidence_attribution_scope', relation=networked) }}
+        {%- endif %}
     ) as networked
     cross join parameters
     where networked.is_evidence
