@@ -250,6 +250,13 @@ def test_a_build_compacts_only_when_a_table_is_half_deleted_rows(copies, monkeyp
                            "(is the compaction job running?): this build compacts the tables")
 
 
+def deleted_by_builds(warehouse, serving, shares: dict[str, float]) -> None:
+    """Rows deleted from both files, as builds and the changes they publish would leave them."""
+    for path in (warehouse, serving):
+        for table, share in shares.items():
+            delete_share(path, table, share)
+
+
 def published_as_changes(warehouse, serving, monkeypatch) -> dict[str, Delta]:
     """A next build published as its changes, with every table counted in
     deleted shares (the sample's are smaller than a row group)."""
@@ -263,9 +270,7 @@ def published_as_changes(warehouse, serving, monkeypatch) -> dict[str, Delta]:
 def test_the_compaction_job_rewrites_the_tables_a_fifth_deleted_rows(copies, monkeypatch):
     warehouse, serving = copies
     deltas = published_as_changes(warehouse, serving, monkeypatch)
-    for path in (warehouse, serving):     # as builds and the changes they publish would leave them
-        delete_share(path, "marts.fct_referrals", 0.3)
-        delete_share(path, "marts.fct_referral_outreach", 0.1)
+    deleted_by_builds(warehouse, serving, {"marts.fct_referrals": 0.3, "marts.fct_referral_outreach": 0.1})
     delete_share(serving, "marts.fct_engagements", 0.3)     # and one the serving copy alone has lost
     live = {table: stored_and_live(warehouse, table)[1] for table in ("marts.fct_referrals", "marts.fct_referral_outreach")}
     with duckdb.connect(str(serving), read_only=True) as conn:
@@ -300,9 +305,7 @@ def test_a_table_of_the_copy_a_fifth_deleted_rows_is_copied_whole(copies, monkey
     """Instead of taking the build's change: it is written without them."""
     warehouse, serving = copies
     deltas = published_as_changes(warehouse, serving, monkeypatch)
-    for path in (warehouse, serving):     # as builds and the changes they publish would leave them
-        delete_share(path, "marts.fct_referrals", 0.3)
-        delete_share(path, "marts.fct_engagements", 0.1)
+    deleted_by_builds(warehouse, serving, {"marts.fct_referrals": 0.3, "marts.fct_engagements": 0.1})
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         inside = conn.execute("select min(referral_id) from marts.fct_referrals").fetchone()[0]
     next_build(warehouse, "after", [inside])

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.storage import BACKSTOP_SHARE, DELETED_SHARE, compact, deleted_shares, most_deleted
+from pipelines.storage import BACKSTOP_SHARE, DELETED_SHARE, compact, deleted_shares
 
 PUBLISHED_SCHEMAS = ("marts",)
 SERVED_SCHEMAS = ("marts", "intermediate")   # what a serving copy's tables live in (the views' inputs)
@@ -87,36 +87,44 @@ def _published(serving: Path) -> dict | None:
             if not {"build_run_id", "build_started_at"} <= columns:
                 return None
             row = conn.execute("select build_run_id, build_started_at from meta.publication").fetchone()
-            worst, share = most_deleted(conn, SERVED_SCHEMAS)
+            shares = deleted_shares(conn, SERVED_SCHEMAS)
     except duckdb.Error:
         return None
-    return {"build": row, "most_deleted": worst, "deleted_share": share} if row else None
+    worst = max(shares, key=shares.get, default=None)
+    # a table past DELETED_SHARE deleted rows is copied whole, which writes it without them
+    worn = frozenset(table for table, share in shares.items() if share > DELETED_SHARE)
+    if not row:
+        return None
+    return {"build": row, "most_deleted": worst, "deleted_share": shares.get(worst, 0.0), "worn": worn}
 
 
-def _plan(warehouse: Path, serving: Path, deltas: Mapping[str, Delta]) -> tuple[str, str, tuple | None]:
-    """full or changes, why, and the build being published."""
+def _plan(warehouse: Path, serving: Path, deltas: Mapping[str, Delta]
+          ) -> tuple[str, str, tuple | None, frozenset[str]]:
+    """full or changes, why, the build being published, and the tables
+    (schema.table) of the serving copy to copy whole even when it takes the
+    changes."""
     with duckdb.connect() as conn:
         conn.execute("attach ? as source (read_only)", [str(warehouse)])
         builds = _builds(conn)
     build = builds[0] if builds else None
     if not deltas:
-        return "full", "no mart is kept incrementally", build
+        return "full", "no mart is kept incrementally", build, frozenset()
     if build is None:
-        return "full", "the warehouse records no build", build
+        return "full", "the warehouse records no build", build, frozenset()
     published = _published(serving)
     if published is None:
-        return "full", "no serving copy that names its build", build
+        return "full", "no serving copy that names its build", build, frozenset()
     run_id, started_at, target, full_refresh = build
     if published["build"] == (run_id, started_at):
-        return "full", "the serving copy already holds the latest build: written again whole", build
+        return "full", "the serving copy already holds the latest build: written again whole", build, frozenset()
     if full_refresh or target != "duckdb":
-        return "full", f"the latest build was {'full' if full_refresh else 'on ' + target}", build
+        return "full", f"the latest build was {'full' if full_refresh else 'on ' + target}", build, frozenset()
     if len(builds) < 2 or published["build"] != builds[1][:2]:
-        return "full", "the serving copy is not the previous build's", build
+        return "full", "the serving copy is not the previous build's", build, frozenset()
     if published["deleted_share"] > BACKSTOP_SHARE:
         return "full", (f"{published['deleted_share']:.0%} of the serving copy's {published['most_deleted']} "
-                        "are deleted rows: written whole"), build
-    return "changes", "the previous build's copy takes this build's changes", build
+                        "are deleted rows: written whole"), build, frozenset()
+    return "changes", "the previous build's copy takes this build's changes", build, published["worn"]
 
 
 def _staging(serving: Path) -> Path:
@@ -130,11 +138,11 @@ def publish(warehouse: Path, serving: Path, run_id: str, deltas: Mapping[str, De
     serving.parent.mkdir(parents=True, exist_ok=True)
     staging = _staging(serving)
     staging.unlink(missing_ok=True)
-    mode, reason, build = _plan(warehouse, serving, deltas or {})
+    mode, reason, build, worn = _plan(warehouse, serving, deltas or {})
     if mode == "changes":
         shutil.copyfile(serving, staging)
         try:
-            publication = _write(staging, warehouse, run_id, build, deltas or {})
+            publication = _write(staging, warehouse, run_id, build, deltas or {}, worn)
             publication.reason = reason
         except _Fallback as why:
             log.warning("publishing in full: %s", why)
@@ -148,9 +156,10 @@ def publish(warehouse: Path, serving: Path, run_id: str, deltas: Mapping[str, De
 
 
 def _write(staging: Path, warehouse: Path, run_id: str, build: tuple | None,
-           deltas: Mapping[str, Delta]) -> Publication:
+           deltas: Mapping[str, Delta], worn: frozenset[str] = frozenset()) -> Publication:
     """Bring `staging` (empty, or a copy of the previous publication when
-    `deltas` is given) to the warehouse's published schemas."""
+    `deltas` is given) to the warehouse's published schemas. `worn`: the
+    tables (schema.table) copied whole though they have a delta."""
     publication = Publication(counts={}, mode="changes" if deltas else "full", reason="")
     conn = duckdb.connect(str(staging))
     # rows the changes delete stay stored, marked (a vacuum would rewrite every
@@ -179,10 +188,6 @@ def _write(staging: Path, warehouse: Path, run_id: str, build: tuple | None,
             conn.execute(f'drop table "{schema}"."{table}"')
         for schema in sorted({schema for schema, _ in tables} | {schema for schema, _, _ in views}):
             conn.execute(f'create schema if not exists "{schema}"')
-
-        # a table past DELETED_SHARE deleted rows is copied whole: it is written without them
-        worn = {name for name, share in deleted_shares(conn, SERVED_SCHEMAS).items()
-                if share > DELETED_SHARE} if deltas else set()
 
         def write(cursor: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
             delta = deltas.get(table) if (schema, table) in kept and f"{schema}.{table}" not in worn else None
