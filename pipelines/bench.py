@@ -49,6 +49,7 @@ class BenchReport:
     pages: dict[str, dict] = field(default_factory=dict)
     under_load: dict = field(default_factory=dict)
     daily: dict = field(default_factory=dict)
+    history_growth: dict = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         landed = f", the last {self.history_months} landed" if self.history_months else ""
@@ -77,6 +78,8 @@ class BenchReport:
             if d.get("dbt_thread_seconds"):
                 out.append("  dbt thread time: " + ", ".join(
                     f"{kind} {seconds:.1f} s" for kind, seconds in d["dbt_thread_seconds"].items() if seconds))
+        if self.history_growth:
+            out.extend(growth_lines(self.history_growth))
         if self.direct_sql:
             d = self.direct_sql
             out.append(f"dbt build {d['orchestrated_seconds']:.1f} s vs the same compiled SQL in one DuckDB session "
@@ -100,6 +103,29 @@ class BenchReport:
                 out.append(f"{name:<26} {idle:>8.2f} {page['p50_s']:>8.2f} {page['p95_s']:>8.2f}")
             out.append(f"errors: {len(load['errors'])}; the run {'succeeded' if load['run_succeeded'] else 'FAILED'}")
         return out
+
+
+def growth_lines(growth: dict) -> list[str]:
+    """The daily run over a shorter and a longer history of the same set, at
+    the same next day: what the longer history costs per million landed rows."""
+    short, long = growth["shorter"], growth["longer"]
+    out = [f"daily run and the history (the same next day, {growth['rounds']} alternated round"
+           f"{'s' if growth['rounds'] > 1 else ''}, medians):"]
+    for history in (short, long):
+        out.append(f"  {history['history']}: {history['landed_rows']:,} landed rows, daily run "
+                   f"{history['daily_seconds']:.1f} s ({', '.join(f'{s:.1f}' for s in history['runs'])} s), "
+                   f"{history['scope_referrals']:,} referrals recomputed")
+    def rows(n: int) -> str:
+        return f"{n / 1e6:.2f}M" if n >= 1_000_000 else f"{n:,}"
+
+    per_million = growth["seconds_per_million_landed_rows"]
+    line = (f"  {long['daily_seconds'] - short['daily_seconds']:+.1f} s for "
+            f"{rows(long['landed_rows'] - short['landed_rows'])} more landed rows: {per_million:+.2f} s per million")
+    if growth.get("thirty_seconds_at_landed_rows"):
+        line += (f"; at this rate a daily run passes 30 s at about "
+                 f"{rows(growth['thirty_seconds_at_landed_rows'])} landed rows")
+    out.append(line)
+    return out
 
 
 def machine() -> dict:
@@ -296,7 +322,7 @@ def load_while_writing(landing: Path, warehouse: Path, sessions: int) -> dict:
 
 def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int = 20, sessions: int = 20,
           months: int = 24, daily_runs: int = 3, history_months: int | None = None,
-          log: Callable[[str], None] = print) -> BenchReport:
+          growth_from_months: int | None = None, log: Callable[[str], None] = print) -> BenchReport:
     import duckdb
 
     report = BenchReport(referrals, months, history_months, machine())
@@ -332,6 +358,7 @@ def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int =
         for entity in ("referrals", "appointments", "claims", "engagements", "referral_events"):
             report.rows[entity] = conn.execute(f"select count(*) from raw.{entity}").fetchone()[0]
     report.ingest_rows_per_second = result["rows_loaded"] / max(result["steps"].get("landed_extracts", 0), 1e-9)
+    landed_rows = result["rows_loaded"]
     log("[bench] the same compiled SQL, directly in one DuckDB session")
     direct = direct_sql(warehouse, work)
     dbt_seconds = result["steps"].get("refloop_dbt", 0.0)
@@ -343,9 +370,52 @@ def bench(referrals: int, seed: int = 7, cache: Path = BENCH_DIR, repeats: int =
     if sessions:
         log(f"[bench] {sessions} concurrent dashboard sessions while a pipeline run writes")
         report.under_load = load_while_writing(extracts, warehouse, sessions)
-    log(f"[bench] daily run: one more extract day, incremental ({daily_runs} run{'s' if daily_runs > 1 else ''})")
-    report.daily = daily_runs_measured(extracts, next_day_folder(landing), warehouse, report.rows, daily_runs)
+    next_day = next_day_folder(landing)
+    if growth_from_months is None:
+        log(f"[bench] daily run: one more extract day, incremental ({daily_runs} run{'s' if daily_runs > 1 else ''})")
+        report.daily = daily_runs_measured(extracts, next_day, warehouse, report.rows, daily_runs)
+        return report
+    log(f"[bench] the last {growth_from_months} months of the same history, built in full beside it")
+    shorter = Path(str(work) + "-shorter")
+    shutil.rmtree(shorter, ignore_errors=True)
+    (shorter / "landing").mkdir(parents=True)
+    for path in history_files(landing, growth_from_months):
+        (shorter / "landing" / path.name).symlink_to(path)
+    short_result = run_pipeline_measured(shorter / "landing", shorter / "refloop.duckdb")
+    with duckdb.connect(str(shorter / "refloop.duckdb"), read_only=True) as conn:
+        short_rows = {entity: conn.execute(f"select count(*) from raw.{entity}").fetchone()[0] for entity in report.rows}
+    log(f"[bench] daily run: one more extract day, incremental, on both histories alternated "
+        f"({daily_runs} round{'s' if daily_runs > 1 else ''})")
+    report.daily, short_daily = alternating_daily_runs(
+        [(extracts, warehouse, report.rows), (shorter / "landing", shorter / "refloop.duckdb", short_rows)],
+        next_day, daily_runs)
+    longer_history = f"the last {history_months} months" if history_months else f"all {months} months"
+    report.history_growth = history_growth(
+        {"history": f"the last {growth_from_months} months", "landed_rows": short_result["rows_loaded"],
+         "full_run_seconds": sum(short_result["steps"].values()), **short_daily},
+        {"history": longer_history, "landed_rows": landed_rows,
+         "full_run_seconds": report.stages["full run (ingest -> publish)"]["seconds"], **report.daily},
+        daily_runs)
     return report
+
+
+def history_growth(shorter: dict, longer: dict, rounds: int) -> dict:
+    """The daily run's growth from a shorter to a longer history of the same
+    set, at the same next day: seconds per million more landed rows, and
+    where, at that rate, a daily run would pass the scale target's 30 s."""
+    def summary(history: dict) -> dict:
+        return {"history": history["history"], "landed_rows": history["landed_rows"],
+                "full_run_seconds": history["full_run_seconds"], "daily_seconds": history["seconds"],
+                "runs": [run["seconds"] for run in history["runs"]], "scope_referrals": history["scope"]["referrals"]}
+
+    short, long = summary(shorter), summary(longer)
+    more_rows = long["landed_rows"] - short["landed_rows"]
+    per_million = (long["daily_seconds"] - short["daily_seconds"]) / (more_rows / 1e6) if more_rows > 0 else 0.0
+    thirty = None
+    if per_million > 0 and long["daily_seconds"] < 30:
+        thirty = round(long["landed_rows"] + (30 - long["daily_seconds"]) / per_million * 1e6)
+    return {"shorter": short, "longer": long, "rounds": rounds,
+            "seconds_per_million_landed_rows": per_million, "thirty_seconds_at_landed_rows": thirty}
 
 
 def daily_runs_measured(extracts: Path, next_day: Path, warehouse: Path, history_rows: dict[str, int],
@@ -354,32 +424,46 @@ def daily_runs_measured(extracts: Path, next_day: Path, warehouse: Path, history
     warehouse files copied aside first and put back before each repeat):
     the figures of the median run, and every run's total. One machine's
     speed moves by a third within an hour; a single run says little."""
-    for path in sorted(next_day.iterdir()):
-        (extracts / path.name).symlink_to(path)
+    (measured,) = alternating_daily_runs([(extracts, warehouse, history_rows)], next_day, runs)
+    return measured
 
-    def warehouse_files() -> list[Path]:   # the warehouse, its serving and quality copies, their WALs
+
+def alternating_daily_runs(histories: list[tuple[Path, Path, dict[str, int]]], next_day: Path,
+                           runs: int) -> list[dict]:
+    """daily_runs_measured for each (landing folder, warehouse, its history's
+    rows), in rounds: each round runs every history's daily run once, so a
+    machine whose speed drifts slows them alike. One result per history."""
+    def warehouse_files(warehouse: Path) -> list[Path]:   # it, its serving and quality copies, their WALs
         return sorted(warehouse.parent.glob(f"{warehouse.stem}*.duckdb*"))
 
-    files = warehouse_files()
-    saved = warehouse.parent / "before-daily"
-    if runs > 1:
-        shutil.rmtree(saved, ignore_errors=True)
-        saved.mkdir()
-        for path in files:
-            shutil.copy2(path, saved / path.name)
-    results = []
+    files = {}
+    for extracts, warehouse, _ in histories:
+        for path in sorted(next_day.iterdir()):
+            (extracts / path.name).symlink_to(path)
+        files[warehouse] = warehouse_files(warehouse)
+        saved = warehouse.parent / "before-daily"
+        if runs > 1:
+            shutil.rmtree(saved, ignore_errors=True)
+            saved.mkdir()
+            for path in files[warehouse]:
+                shutil.copy2(path, saved / path.name)
+    results: list[list[dict]] = [[] for _ in histories]
     for run in range(runs):
-        if run:
-            for path in warehouse_files():
-                path.unlink()
-            for path in files:
-                shutil.copy2(saved / path.name, path)
-            os.sync()   # the copy's writeback would otherwise run during the measured run
-        results.append(daily_run(extracts, warehouse, history_rows))
-    shutil.rmtree(saved, ignore_errors=True)
-    ordered = sorted(results, key=lambda r: r["seconds"])
-    return {**ordered[(len(ordered) - 1) // 2],
-            "runs": [{k: r[k] for k in ("seconds", "rows_loaded", "incremental")} for r in results]}
+        for measured, (extracts, warehouse, history_rows) in zip(results, histories, strict=True):
+            if run:
+                for path in warehouse_files(warehouse):
+                    path.unlink()
+                for path in files[warehouse]:
+                    shutil.copy2(warehouse.parent / "before-daily" / path.name, path)
+                os.sync()   # the copy's writeback would otherwise run during the measured run
+            measured.append(daily_run(extracts, warehouse, history_rows))
+    medians = []
+    for measured, (_, warehouse, _) in zip(results, histories, strict=True):
+        shutil.rmtree(warehouse.parent / "before-daily", ignore_errors=True)
+        ordered = sorted(measured, key=lambda r: r["seconds"])
+        medians.append({**ordered[(len(ordered) - 1) // 2],
+                        "runs": [{k: r[k] for k in ("seconds", "rows_loaded", "incremental")} for r in measured]})
+    return medians
 
 
 def daily_run(extracts: Path, warehouse: Path, history_rows: dict[str, int]) -> dict:

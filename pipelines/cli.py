@@ -416,8 +416,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.history_months is not None and args.history_months > args.months:
         raise UsageError(f"--history-months {args.history_months} is more than the set's --months {args.months}")
+    longer = args.history_months or args.months
+    if args.growth_from_months is not None and args.growth_from_months >= longer:
+        raise UsageError(f"--growth-from-months {args.growth_from_months} is not a shorter history than the "
+                         f"{longer} months landed: it must be less")
     report = bench(args.referrals, seed=args.seed, cache=Path(args.cache), repeats=args.repeats, sessions=args.sessions,
-                   months=args.months, daily_runs=args.daily_runs, history_months=args.history_months)
+                   months=args.months, daily_runs=args.daily_runs, history_months=args.history_months,
+                   growth_from_months=args.growth_from_months)
     print()
     for line in report.lines():
         print(line)
@@ -579,6 +584,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history-months", type=_positive,
                    help="land only the last N months of the set's history, then the same next day: "
                         "how the daily run's cost grows with the history at the same new data")
+    p.add_argument("--growth-from-months", type=_positive, metavar="M",
+                   help="also build the same set's last M months in full, run the same next day on both "
+                        "histories (alternated, --daily-runs rounds) and report the daily run's seconds per "
+                        "million more landed rows")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("compact", help="rewrite the tables daily builds have left a fifth deleted rows "

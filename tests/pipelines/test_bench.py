@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 
 from pipelines.bench import STAGES, generate_cached, history_files, last_build_results
 from pipelines.paths import DBT_PROJECT_DIR
@@ -18,7 +19,8 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "bench", "--referrals", "1500", "--months", "6", "--cache", str(tmp_path / "cache"),
-         "--repeats", "2", "--sessions", "3", "--daily-runs", "2", "--history-months", "4", "--out", str(out)],
+         "--repeats", "2", "--sessions", "3", "--daily-runs", "2", "--history-months", "4",
+         "--growth-from-months", "2", "--out", str(out)],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -65,7 +67,21 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     runs = daily["runs"]
     assert [(r["rows_loaded"], r["incremental"]) for r in runs] == [(daily["rows_loaded"], True)] * 2
     assert daily["seconds"] in [r["seconds"] for r in runs] and "median of 2 runs" in done.stdout
-    assert not list((tmp_path / "cache").glob("*/run/before-daily"))
+    assert not list((tmp_path / "cache").glob("*/run*/before-daily"))
+    # the same next day over the set's last 2 months too, built in full beside it, the daily runs alternated
+    growth = report["history_growth"]
+    shorter, longer = growth["shorter"], growth["longer"]
+    assert (shorter["history"], longer["history"], growth["rounds"]) == ("the last 2 months", "the last 4 months", 2)
+    assert longer["daily_seconds"] == daily["seconds"] and longer["runs"] == [r["seconds"] for r in runs]
+    assert 0 < shorter["landed_rows"] < longer["landed_rows"] and len(shorter["runs"]) == 2
+    assert shorter["daily_seconds"] in shorter["runs"] and 0 < shorter["scope_referrals"] <= longer["scope_referrals"]
+    assert growth["seconds_per_million_landed_rows"] == pytest.approx(
+        (longer["daily_seconds"] - shorter["daily_seconds"]) / ((longer["landed_rows"] - shorter["landed_rows"]) / 1e6))
+    short_landed = sorted(path.name for path in (landing.parent / "run-shorter" / "landing").iterdir())
+    assert set(next_day) < set(short_landed) and {
+        name.rsplit("_", 1)[1][:7] for name in short_landed if name.startswith("claims_")} == {"2026-10", "2026-11"}
+    assert "daily run and the history (the same next day, 2 alternated rounds" in done.stdout
+    assert f"{growth['seconds_per_million_landed_rows']:+.2f} s per million" in done.stdout
     # what the daily build computed again, and where dbt's threads spent their time
     scope = daily["scope"]
     assert 0 < scope["referrals"] < scope["of_referrals"] and 1 <= scope["months"] <= scope["of_months"] <= 7
@@ -83,6 +99,13 @@ def test_bench_reports_every_stage_page_and_query(tmp_path):
     first, last = duckdb.sql(f"select min(created_at), max(created_at) from read_csv('{landing}/referrals_*.csv*', "
                              "all_varchar = true)").fetchall()[0]
     assert "2026-05-31" <= first and last <= "2026-11-30"
+
+
+def test_the_growth_history_must_be_shorter_than_the_one_landed():
+    for extra in (["--growth-from-months", "6"], ["--history-months", "4", "--growth-from-months", "4"]):
+        done = subprocess.run([sys.executable, "-m", "pipelines.cli", "bench", "--referrals", "1500", "--months", "6",
+                               *extra], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and "is not a shorter history than the" in done.stderr
 
 
 def test_a_shorter_history_keeps_the_snapshots_and_the_last_months(tmp_path):
