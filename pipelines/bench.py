@@ -105,6 +105,10 @@ class BenchReport:
         return out
 
 
+def _rows(n: int) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1_000_000 else f"{n:,}"
+
+
 def growth_lines(growth: dict) -> list[str]:
     """The daily run over a shorter and a longer history of the same set, at
     the same next day: what the longer history costs per million landed rows."""
@@ -115,15 +119,12 @@ def growth_lines(growth: dict) -> list[str]:
         out.append(f"  {history['history']}: {history['landed_rows']:,} landed rows, daily run "
                    f"{history['daily_seconds']:.1f} s ({', '.join(f'{s:.1f}' for s in history['runs'])} s), "
                    f"{history['scope_referrals']:,} referrals recomputed")
-    def rows(n: int) -> str:
-        return f"{n / 1e6:.2f}M" if n >= 1_000_000 else f"{n:,}"
-
     per_million = growth["seconds_per_million_landed_rows"]
     line = (f"  {long['daily_seconds'] - short['daily_seconds']:+.1f} s for "
-            f"{rows(long['landed_rows'] - short['landed_rows'])} more landed rows: {per_million:+.2f} s per million")
+            f"{_rows(long['landed_rows'] - short['landed_rows'])} more landed rows: {per_million:+.2f} s per million")
     if growth.get("thirty_seconds_at_landed_rows"):
         line += (f"; at this rate a daily run passes 30 s at about "
-                 f"{rows(growth['thirty_seconds_at_landed_rows'])} landed rows")
+                 f"{_rows(growth['thirty_seconds_at_landed_rows'])} landed rows")
     out.append(line)
     return out
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,6 +53,18 @@ class Built:
 def build(extracts: Path, warehouse: Path, dbt_vars: dict[str, str] | None = None) -> Built:
     summary = run_pipeline(extracts, warehouse, dbt_vars, quiet=True)
     return Built(extracts, warehouse, summary)
+
+
+def copy_built(built: Built, landing: Path, warehouse: Path) -> Built:
+    """A copy of a built warehouse, its published copy and its quality copy at
+    `warehouse`, for a test to build on (`landing` holds the same files)."""
+    from pipelines.defs.quality.store import quality_path
+
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    for source, target in ((built.warehouse, warehouse), (built.serving, Built(landing, warehouse, None).serving),
+                           (quality_path(built.warehouse), quality_path(warehouse))):
+        shutil.copy(source, target)
+    return Built(landing, warehouse, built.summary)
 
 
 def shared(tmp_path_factory, name: str, make: Callable[[Path], object]) -> tuple[Path, object]:

@@ -2,9 +2,11 @@
 hand-made files (docs/extracts.md: updated_at wins, ties to the file that
 sorts last; entities without updated_at: last file, then last line)."""
 
+import shutil
+
 import pytest
 
-from tests.conftest import build, write
+from tests.conftest import Built, build, copy_built, write
 
 HEADER = "referral_id,patient_id,created_at,requested_specialty_code,status,updated_at,priority"
 
@@ -57,24 +59,38 @@ def test_unversioned_entities_take_the_last_file_then_last_line(versions):
         (True, "021", "providers_b.csv")]
 
 
-def test_an_entitys_first_file_in_a_daily_build_recomputes_every_referral(tmp_path):
-    """fct_referrals is kept by referral on a daily build; when a day brings
-    the first file of an entity, the metrics that needed it turn from null to
-    numbers for every referral (int_referral_scope_changes, rule 5), not only
-    for those the file names."""
-    landing = tmp_path / "landing"
+@pytest.fixture(scope="module")
+def two_referrals(tmp_path_factory):
+    """Two referrals and no other entity, built once: tests build on a copy."""
+    landing = tmp_path_factory.mktemp("two_referrals") / "landing"
     write(landing, "referrals_2026-03-01.csv",
           f"{HEADER}\n"
           "R1,P1,2026-03-01,207RC0000X,active,2026-03-01T09:00,routine\n"
           "R2,P2,2026-03-01,207RC0000X,active,2026-03-01T09:00,routine\n")
-    first = build(landing, tmp_path / "w.duckdb")
-    assert first.summary.success, first.summary.failures
+    built = build(landing, landing.parent / "w.duckdb")
+    assert built.summary.success, built.summary.failures
+    return built
+
+
+def a_copy(built: Built, tmp_path) -> Built:
+    landing = tmp_path / "landing"
+    shutil.copytree(built.extracts, landing)
+    return copy_built(built, landing, tmp_path / "w.duckdb")
+
+
+def test_an_entitys_first_file_in_a_daily_build_recomputes_every_referral(two_referrals, tmp_path):
+    """fct_referrals is kept by referral on a daily build; when a day brings
+    the first file of an entity, the metrics that needed it turn from null to
+    numbers for every referral (int_referral_scope_changes, rule 5), not only
+    for those the file names."""
+    first = a_copy(two_referrals, tmp_path)
+    landing = first.extracts
     assert first.query("select referral_id, noshow_appointments from marts.fct_referrals order by 1") == [
         ("R1", None), ("R2", None)]
     write(landing, "appointments_2026-03-02.csv",
           "appointment_id,patient_id,provider_npi,start_at,status,booked_at,updated_at,referral_id\n"
           "A1,P1,1234567893,2026-03-02T10:00,noshow,2026-03-01T12:00,2026-03-02T11:00,R1\n")
-    second = build(landing, tmp_path / "w.duckdb")
+    second = build(landing, first.warehouse)
     assert second.summary.success, second.summary.failures
     assert second.query("select full_refresh from raw._builds order by started_at") == [(True,), (False,)]
     assert second.query("select referral_id, noshow_appointments from marts.fct_referrals order by 1") == [
@@ -105,14 +121,12 @@ def test_the_directorys_first_file_in_a_daily_build_sets_every_rows_network(tmp_
     assert second.query(networked) == [("A1", False), ("A2", False)]   # A2's NPI is not in the directory
 
 
-def test_a_build_that_failed_part_way_makes_the_next_one_full(tmp_path):
+def test_a_build_that_failed_part_way_makes_the_next_one_full(two_referrals, tmp_path):
     """A dbt build that fails may have written some incremental models and not
     those that read them: it is recorded, and the next build rebuilds in full
     instead of trusting what the failed one left."""
-    landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
-    write(landing, "referrals_2026-03-01.csv",
-          f"{HEADER}\nR1,P1,2026-03-01,207RC0000X,active,2026-03-01T09:00,routine\n")
-    assert build(landing, warehouse).summary.success
+    first = a_copy(two_referrals, tmp_path)
+    landing, warehouse = first.extracts, first.warehouse
     failed = build(landing, warehouse, {"attribution_window_days": "ninety"})      # the SQL does not bind
     assert not failed.summary.success
     assert failed.query("select target from raw._build_failures") == [("duckdb",)]

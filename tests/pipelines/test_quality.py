@@ -33,7 +33,7 @@ from pipelines.defs.transform.dbt import DBT_EXECUTABLE
 from pipelines.generate.dirty import DEFECTS
 from pipelines.generate.generator import GenerateOptions, generate_to
 from pipelines.paths import DBT_PROJECT_DIR
-from tests.conftest import Built, build
+from tests.conftest import build, copy_built
 
 REFLOOP = [sys.executable, "-m", "pipelines.cli"]
 SMALL = 3_000
@@ -68,14 +68,6 @@ def small_clean_built(small_clean, tmp_path_factory):
     built = build(small_clean, tmp_path_factory.mktemp("clean_built") / "refloop.duckdb")
     assert built.summary.success and built.summary.published
     return built
-
-
-def copy_built(built, landing: Path, warehouse: Path) -> Built:
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    for source, target in ((built.warehouse, warehouse), (built.serving, Built(landing, warehouse, None).serving),
-                           (quality_path(built.warehouse), quality_path(warehouse))):
-        shutil.copy(source, target)
-    return Built(landing, warehouse, built.summary)
 
 
 def test_luhn_rule_in_sql_agrees_with_the_contract():
