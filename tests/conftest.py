@@ -16,6 +16,7 @@ import pytest
 from filelock import FileLock
 
 from pipelines.cli import RunSummary, run_pipeline
+from pipelines.defs.quality.store import quality_path
 from pipelines.generate.generator import GenerateOptions, generate_to
 
 # The default sample (`refloop generate` with no options): what a new user sees.
@@ -58,8 +59,6 @@ def build(extracts: Path, warehouse: Path, dbt_vars: dict[str, str] | None = Non
 def copy_built(built: Built, landing: Path, warehouse: Path) -> Built:
     """A copy of a built warehouse, its published copy and its quality copy at
     `warehouse`, for a test to build on (`landing` holds the same files)."""
-    from pipelines.defs.quality.store import quality_path
-
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     for source, target in ((built.warehouse, warehouse), (built.serving, Built(landing, warehouse, None).serving),
                            (quality_path(built.warehouse), quality_path(warehouse))):
