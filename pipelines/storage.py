@@ -41,8 +41,14 @@ def deleted_shares(conn: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> d
 def most_deleted(conn: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> tuple[str | None, float]:
     """The table of `schemas` with the largest share of deleted rows among
     those it stores, and that share."""
+    return worst_of(deleted_shares(conn, schemas))
+
+
+def worst_of(shares: dict[str, float]) -> tuple[str | None, float]:
+    """The table of deleted_shares' result with the largest share above 0, and
+    that share; (None, 0.0) when none has deleted rows."""
     worst, worst_share = None, 0.0
-    for table, share in deleted_shares(conn, schemas).items():
+    for table, share in shares.items():
         if share > worst_share:
             worst, worst_share = table, share
     return worst, worst_share

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.storage import BACKSTOP_SHARE, DELETED_SHARE, compact, deleted_shares
+from pipelines.storage import BACKSTOP_SHARE, DELETED_SHARE, compact, deleted_shares, worst_of
 
 PUBLISHED_SCHEMAS = ("marts",)
 SERVED_SCHEMAS = ("marts", "intermediate")   # what a serving copy's tables live in (the views' inputs)
@@ -90,12 +90,12 @@ def _published(serving: Path) -> dict | None:
             shares = deleted_shares(conn, SERVED_SCHEMAS)
     except duckdb.Error:
         return None
-    worst = max(shares, key=shares.get, default=None)
-    # a table past DELETED_SHARE deleted rows is copied whole, which writes it without them
-    worn = frozenset(table for table, share in shares.items() if share > DELETED_SHARE)
     if not row:
         return None
-    return {"build": row, "most_deleted": worst, "deleted_share": shares.get(worst, 0.0), "worn": worn}
+    worst, share = worst_of(shares)
+    # a table past DELETED_SHARE deleted rows is copied whole, which writes it without them
+    worn = frozenset(table for table, deleted in shares.items() if deleted > DELETED_SHARE)
+    return {"build": row, "most_deleted": worst, "deleted_share": share, "worn": worn}
 
 
 def _plan(warehouse: Path, serving: Path, deltas: Mapping[str, Delta]
