@@ -83,6 +83,27 @@ def shared(tmp_path_factory, name: str, make: Callable[[Path], object]) -> tuple
         return folder, pickle.loads(result.read_bytes())
 
 
+@pytest.fixture(scope="session", autouse=True)
+def checks_in_the_test_process():
+    """A run a test starts in its own process validates there, as a run does
+    in a process that has imported Great Expectations already
+    (`suites.start_worker`): one import per test process, not a checks'
+    process and its import (3 s of CPU) for every run. The checks' process
+    itself is tested in test_quality, and every `refloop run` a test starts
+    as a command uses it."""
+    from pipelines.defs.quality import suites
+
+    original = suites.start_worker
+
+    def start_worker() -> bool:
+        suites._import_great_expectations()
+        return original()
+
+    suites.start_worker = start_worker
+    yield
+    suites.start_worker = original
+
+
 @pytest.fixture(scope="session")
 def generated_extracts(tmp_path_factory) -> Path:
     folder, _ = shared(tmp_path_factory, "generated", lambda folder: generate_to(DEFAULT_SAMPLE, folder / "landing"))
