@@ -42,7 +42,7 @@ def test_the_warm_process_runs_one_command_with_the_callers_output_and_exit_code
     assert done.returncode == 0
     assert "installed:" in done.stdout       # dbt's output reaches the launcher's stdout
     assert warm.wait(timeout=30) == 0          # the warm process ran it, and ended
-    assert not Path(os.environ[warm_dbt.ENV]).exists()
+    assert not Path(os.environ[warm_dbt.ENV]).parent.exists()   # its socket's folder with it
 
 
 def test_dbts_exit_code_comes_back_from_the_warm_process(warm):
@@ -64,7 +64,7 @@ def test_the_warm_process_ends_with_the_run_that_started_it(warm):
     socket_path = Path(os.environ[warm_dbt.ENV])
     warm_dbt.stop()
     assert warm.poll() is not None
-    assert not socket_path.exists() and warm_dbt.ENV not in os.environ
+    assert not socket_path.parent.exists() and warm_dbt.ENV not in os.environ
     assert launch("--version").returncode == 0             # and dbt still runs
 
 
@@ -114,18 +114,38 @@ def test_a_build_runs_on_the_parse_made_ahead_only_when_its_parse_inputs_match(t
     for name, env, args in cases:
         assert warm_dbt.start(parse=spec)
         server = warm_dbt._server
+        folder = Path(os.environ[warm_dbt.ENV]).parent
         try:
             done = launch("build", "--select", "specialty_groups", "--resource-type", "seed", *args, "--target-path", str(tmp_path / name),
                           env={**dirs, "DBT_LOG_FORMAT": "json", **env})
             assert server.wait(timeout=60) == done.returncode == 0, done.stdout[-2000:]
         finally:
             warm_dbt.stop()
+        assert not folder.exists(), "the parse made ahead is left behind"
         results = json.loads((tmp_path / name / "run_results.json").read_text())
         assert results["metadata"]["env"]["REFLOOP_DBT_PARSE"] == ("ahead" if name == "ahead" else "build"), name
         assert {r["unique_id"]: r["status"] for r in results["results"]}["seed.refloop.specialty_groups"] == "success"
     for warehouse in ("ahead.duckdb", "other.duckdb"):
         with duckdb.connect(str(tmp_path / warehouse), read_only=True) as conn:
             assert conn.execute("select count(*) from reference.specialty_groups").fetchone()[0] > 0
+
+
+def test_a_warm_process_that_parsed_ahead_and_ran_nothing_leaves_nothing_behind(tmp_path, monkeypatch):
+    """A run that ends before its build (ingest failed, nothing to build):
+    the parse made ahead goes with the warm process."""
+    import time
+
+    monkeypatch.delenv(warm_dbt.SWITCH, raising=False)
+    monkeypatch.setenv("REFLOOP_WAREHOUSE", str(tmp_path / "unused.duckdb"))
+    dirs = {"DBT_PROJECT_DIR": str(DBT_PROJECT_DIR), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+    assert warm_dbt.start(parse={"args": [], "env": dirs})
+    folder = Path(os.environ[warm_dbt.ENV]).parent
+    deadline = time.monotonic() + 120
+    while not (folder / "parse" / "manifest.json").exists():
+        assert time.monotonic() < deadline, "the warm process did not parse ahead"
+        time.sleep(0.2)
+    warm_dbt.stop()
+    assert not folder.exists()
 
 
 def test_parse_inputs_leave_out_where_dbt_writes_and_how_it_logs():

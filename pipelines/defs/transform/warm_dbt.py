@@ -157,13 +157,13 @@ def _parse_inputs(args: list[str], env: dict[str, str]) -> tuple:
     return tuple(sorted(options.items())), tuple(sorted(variables.items()))
 
 
-def _pre_parse(spec: dict) -> tuple[object, Path, tuple] | None:
-    """Parse the project as the expected build would: (manifest, the folder
-    the parse wrote, its parse inputs), or None when dbt could not."""
+def _pre_parse(spec: dict, folder: Path) -> tuple[object, Path, tuple] | None:
+    """Parse the project as the expected build would, writing in `folder`:
+    (manifest, `folder`, its parse inputs), or None when dbt could not."""
     from dbt.cli.main import dbtRunner
 
     env = {**os.environ, **spec.get("env", {})}
-    folder = Path(tempfile.mkdtemp(prefix="refloop-dbt-parse-"))
+    folder.mkdir()
     kept = spec.get("partial_parse")
     if kept and Path(kept).exists():
         shutil.copy(kept, folder / "partial_parse.msgpack")
@@ -199,7 +199,9 @@ def serve(path: Path, listening_fd: int, spec: dict | None = None) -> int:
     import importlib
 
     listener = socket.socket(fileno=listening_fd)
-    parsed = None
+    parsed, accepted = None, False
+    # the socket's folder holds the parse too: whoever ends this process
+    # (itself, or `stop` killing it) removes the folder, and nothing is left
     try:
         for module in WARM_MODULES:
             try:
@@ -207,20 +209,19 @@ def serve(path: Path, listening_fd: int, spec: dict | None = None) -> int:
             except ImportError:
                 pass            # dbt imports what it needs itself; this only moves the cost earlier
         if spec:
-            parsed = _pre_parse(spec)
+            parsed = _pre_parse(spec, path.parent / "parse")
         while True:
             ready, _, _ = select.select([listener, sys.stdin], [], [])
             if sys.stdin in ready:
                 return 0        # the run that started this process has ended
             conn, _ = listener.accept()
+            accepted = True
             break
     finally:
         listener.close()
         path.unlink(missing_ok=True)
-        try:
-            path.parent.rmdir()
-        except OSError:
-            pass
+        if not accepted:
+            shutil.rmtree(path.parent, ignore_errors=True)
     _, fds, _, _ = socket.recv_fds(conn, 1, 3)
     size = int.from_bytes(_recv_exactly(conn, 8), "big")
     request = json.loads(_recv_exactly(conn, size))
@@ -255,7 +256,7 @@ def serve(path: Path, listening_fd: int, spec: dict | None = None) -> int:
             # the build's folder keeps the parse, as if it had parsed itself
             Path(target).mkdir(parents=True, exist_ok=True)
             shutil.copy(folder / "partial_parse.msgpack", Path(target) / "partial_parse.msgpack")
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(path.parent, ignore_errors=True)
     # dbt's artifacts say whether the build parsed or took the parse made ahead
     os.environ["DBT_ENV_CUSTOM_ENV_REFLOOP_DBT_PARSE"] = "ahead" if reuse else "build"
     from dbt_common.events.functions import reset_metadata_vars
