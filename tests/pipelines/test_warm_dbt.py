@@ -141,10 +141,12 @@ def test_a_warm_process_that_parsed_ahead_and_ran_nothing_leaves_nothing_behind(
     assert warm_dbt.start(parse={"args": [], "env": dirs})
     folder = Path(os.environ[warm_dbt.ENV]).parent
     deadline = time.monotonic() + 120
-    while not (folder / "parse" / "manifest.json").exists():
-        assert time.monotonic() < deadline, "the warm process did not parse ahead"
-        time.sleep(0.2)
-    warm_dbt.stop()
+    try:
+        while not (folder / "parse" / "manifest.json").exists():
+            assert time.monotonic() < deadline, "the warm process did not parse ahead"
+            time.sleep(0.2)
+    finally:
+        warm_dbt.stop()
     assert not folder.exists()
 
 
