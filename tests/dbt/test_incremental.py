@@ -39,7 +39,8 @@ def late_corrections(history: Path, out: Path, day: str, month: str = "2025-06")
     """Change files dated `day` that correct records from a year and more
     before: paid claim lines reversed, a referral entered in error, another
     completed, booked appointments marked attended and no-show, a specialist
-    out of the network since January. They must change old months' numbers. Returns the corrected ids per entity."""
+    out of the network since January, a referral moved to another patient.
+    They must change old months' numbers. Returns the corrected ids per entity."""
     def month_file(entity: str) -> pl.DataFrame:
         [path] = history.glob(f"{entity}_{month}-*")
         return pl.read_csv(path, infer_schema=False)
@@ -62,6 +63,15 @@ def late_corrections(history: Path, out: Path, day: str, month: str = "2025-06")
     moved_from = moved["referral_id"][0]
     moved = moved.with_columns(pl.lit(other["referral_id"][0]).alias("referral_id"),
                                pl.lit(f"{day} 11:15:00").alias("updated_at"))
+    # a referral of a patient with no other moves to another patient: the first is left with no referral
+    every = pl.concat([pl.read_csv(path, infer_schema=False) for path in sorted(history.glob("referrals_*"))])
+    alone = every.group_by("patient_id").agg(pl.col("referral_id").n_unique().alias("referrals")).filter(
+        pl.col("referrals") == 1)["patient_id"]
+    candidates = month_file("referrals").filter(pl.col("patient_id").is_in(alone.implode()) & (pl.col("status") == "active")
+                                                & ~pl.col("referral_id").is_in(referrals["referral_id"].implode())
+                                                ).sort("referral_id")
+    moved_referral = candidates.head(1).with_columns(pl.lit(candidates["patient_id"][1]).alias("patient_id"),
+                                                     pl.lit(f"{day}T11:20:00").alias("updated_at"))
     # a specialist leaves the network from January: its directory row is closed and a new one opens
     [directory] = history.glob("providers_*")
     leaving = pl.read_csv(directory, infer_schema=False).filter(
@@ -75,11 +85,13 @@ def late_corrections(history: Path, out: Path, day: str, month: str = "2025-06")
     claims.write_csv(out / f"claims_{day}-corrections.csv")
     stale.write_csv(out / f"claims_{day}-stale.csv")
     referrals.write_csv(out / f"referrals_{day}-corrections.csv")
+    moved_referral.write_csv(out / f"referrals_{day}-moved.csv")
     pl.concat([appointments, moved]).write_csv(out / f"appointments_{day}-corrections.csv")
     return {"claims": claims["claim_id"].to_list(), "stale": [stale["claim_id"][0], int(stale["line_number"][0])],
             "referrals": referrals["referral_id"].to_list(),
             "appointments": appointments["appointment_id"].to_list(), "providers": leaving["npi"].to_list(),
-            "moved": [moved["appointment_id"][0], moved_from, other["referral_id"][0]]}
+            "moved": [moved["appointment_id"][0], moved_from, other["referral_id"][0]],
+            "moved_referral": [moved_referral["referral_id"][0], candidates["patient_id"][0], candidates["patient_id"][1]]}
 
 
 def ahead_of_the_history(history: Path, last_day: str = "2026-11-29") -> dict[str, str]:
@@ -223,6 +235,7 @@ def test_incremental_marts_equal_a_full_rebuild_row_for_row(daily):
                             ("int_care_evidence_attributed", "_built_at"),
                             ("int_referral_evidence_summarized", "_built_at"),
                             ("int_referral_outcomes_assigned", "_built_at"), ("int_referral_queue_actions", None),
+                            ("int_cms50_first_referrals", None),
                             ("int_referral_queue_rows", "patient_key")):
             columns = f"* exclude ({when})" if when else "*"
             only = [conn.execute(f"select count(*) from (select {columns} from {x}.intermediate.{table} "
@@ -300,6 +313,35 @@ def test_the_daily_build_keeps_the_queue_by_referral(daily):
         assert conn.execute("select count(*) from intermediate.int_referral_queue_scope").fetchone()[0] == 0
     with duckdb.connect(str(serving_path(root / "daily.duckdb")), read_only=True) as conn:
         assert conn.execute("select count(*) from marts.referral_queue").fetchone()[0] == queue
+
+
+def test_the_daily_build_keeps_the_cms50_first_referrals_by_patient(daily):
+    """CMS50's first referrals are kept by patient (int_cms50_scope): the
+    daily build replaced a small share of the rows in place, among them the
+    rows of the patients of the year-old referrals corrected late (one
+    entered in error, which may have been that patient's first of 2025),
+    and both patients of the referral moved to another: the first had no
+    other referral, so only the last build's rows tell that they are in
+    scope, and their row goes. The full rebuild's scope is empty."""
+    root, corrected, *_ = daily
+    _, moved_from, moved_to = corrected["moved_referral"]
+    with duckdb.connect(str(root / "daily.duckdb"), read_only=True) as conn:
+        scope = {p for (p,) in conn.execute("select patient_id from intermediate.int_cms50_scope").fetchall()}
+        patients, years = conn.execute("select count(distinct patient_id), count(distinct measurement_year) "
+                                       "from intermediate.int_cms50_first_referrals").fetchone()
+        corrected_patients = {p for (p,) in conn.execute(
+            "select patient_id from intermediate.int_referrals_deduplicated where referral_id in (?, ?)",
+            corrected["referrals"]).fetchall()}
+        firsts = dict(conn.execute("select patient_id, list(referral_id) from intermediate.int_cms50_first_referrals "
+                                   "where patient_id in (?, ?) group by 1", [moved_from, moved_to]).fetchall())
+    stored, live = test_publish.stored_and_live(root / "daily.duckdb", "intermediate.int_cms50_first_referrals")
+    assert 0 < len(scope) < patients / 4
+    assert len(corrected_patients) == 2 and corrected_patients <= scope
+    assert {moved_from, moved_to} <= scope
+    assert moved_from not in firsts and moved_to in firsts
+    assert live < stored <= live + len(scope) * years
+    with duckdb.connect(str(root / "full.duckdb"), read_only=True) as conn:
+        assert conn.execute("select count(*) from intermediate.int_cms50_scope").fetchone()[0] == 0
 
 
 def test_the_daily_build_logged_only_the_queues_changes(daily):

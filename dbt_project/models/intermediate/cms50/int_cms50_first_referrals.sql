@@ -2,12 +2,17 @@
     from Y-01-01 to Y-10-31: that patient's first such referral (least
     created_at, tie least referral_id), and whether it has a
     consult_report_received event at or after its created_at and dated no
-    later than Y-12-31 (docs/metrics.md, CMS50). -#}
-{{ config(materialized='view') }}
+    later than Y-12-31 (docs/metrics.md, CMS50).
+    Kept incrementally on DuckDB: a daily build computes the patients in
+    int_cms50_scope again and replaces their rows (macros/replace_scope.sql);
+    a table on Spark, computed whole. -#}
+-- depends_on: {{ ref('int_cms50_scope') }}
+{{ replace_scope_config('int_cms50_scope', 'patient_id') }}
 with
 
 referrals as (
     select * from {{ ref('int_referrals_eligible') }}
+    {{ in_scope('patient_id', 'int_cms50_scope') }}
 ),
 
 events as (
