@@ -30,8 +30,11 @@ patients as (
     select patient_id from referrals where 1 = 0
 ),
 {%- else -%}
-{#- Each table read where it is used: a CTE used twice is materialized
-    whole before any filter applies. -#}
+{#- The referrals and the last build's rows are read where they are
+    filtered, not through a CTE: DuckDB may materialize a CTE whole before
+    any filter applies. (The CTEs above stay: their refs declare this
+    model's dependencies when dbt parses it, with this branch not
+    rendered.) -#}
 patients as (
     select referrals.patient_id
     from {{ ref('int_referrals_deduplicated') }} as referrals
