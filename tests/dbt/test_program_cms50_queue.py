@@ -1,4 +1,5 @@
-"""Program return, CMS50 and the referral queue on the default generated data."""
+"""Program return, CMS50 and the referral queue on the default generated data (the
+rebuild with another var, on the small shared sample)."""
 
 from __future__ import annotations
 
@@ -66,16 +67,18 @@ def test_program_return_pools_all_years(built_warehouse):
 
 
 @pytest.fixture(scope="module")
-def costly(built_warehouse, tmp_path_factory):
-    """A second build of the same warehouse, with another program fixed cost,
+def costly(dirty_warehouse, tmp_path_factory):
+    """A second build of a warehouse, with another program fixed cost,
     on a warehouse whose queue history is as refloop 0.1 kept it: a table
     marts.referral_queue_history, the whole queue appended each build. Three
     such builds, a day apart, before this one: the first five referrals of the
     queue enter it at the third, the next five change action then, the next
     five leave at the second and come back at the third, and two referrals
-    leave, at the second and at the third. One build for the tests below."""
+    leave, at the second and at the third. One build for the tests below, of
+    the small shared sample (3,000 referrals, conftest.py): a changed var
+    rebuilds in full, which took `make test` 6 minutes on the default sample."""
     warehouse = tmp_path_factory.mktemp("costly") / "cost.duckdb"
-    shutil.copy(built_warehouse.warehouse, warehouse)
+    shutil.copy(dirty_warehouse.warehouse, warehouse)
     with duckdb.connect(str(warehouse)) as conn:
         queue = conn.execute("select referral_id, action from marts.referral_queue order by referral_id").fetchall()
         t = conn.execute("select as_of_date from intermediate.int_parameters").fetchone()[0]
@@ -93,7 +96,7 @@ def costly(built_warehouse, tmp_path_factory):
         for built_at, rows in snapshots.items():
             conn.executemany("insert into marts.referral_queue_history values (?, ?, ?, ?)",
                              [(built_at, t, r, a) for r, a in rows])
-    built = build(built_warehouse.extracts, warehouse, {"program_fixed_cost_per_year": "250000"})
+    built = build(dirty_warehouse.extracts, warehouse, {"program_fixed_cost_per_year": "250000"})
     assert built.summary.success, built.summary.failures
     built.snapshots, built.queue = snapshots, queue
     return built
@@ -130,8 +133,8 @@ def test_a_warehouse_of_0_1_keeps_its_queue_snapshots_in_the_log(costly):
     assert logged == [(first + 1, first), (1 + 6, 6), (1 + 16, 16), (1, 0)]
 
 
-def test_fixed_cost_var_changes_roi(built_warehouse, costly):
-    base = built_warehouse.query("select program_cost, roi from marts.agg_program_return where created_year is null")[0]
+def test_fixed_cost_var_changes_roi(dirty_warehouse, costly):
+    base = dirty_warehouse.query("select program_cost, roi from marts.agg_program_return where created_year is null")[0]
     high = costly.query("select program_cost, roi, years_covered from marts.agg_program_return where created_year is null")[0]
     assert float(high[0]) == float(base[0]) + 250000 * high[2]
     assert high[1] < base[1]
