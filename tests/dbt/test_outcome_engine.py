@@ -1,5 +1,6 @@
 """The outcome engine on the default generated data set: invariants that must
-hold for any data, the calibrated ranges, and parameters that change results."""
+hold for any data and the calibrated ranges; and parameters that change
+results, on the small shared sample (a changed parameter rebuilds in full)."""
 
 from __future__ import annotations
 
@@ -119,19 +120,20 @@ def test_default_data_set_lands_in_the_calibrated_ranges(built_warehouse):
 
 
 @pytest.fixture(scope="module")
-def narrow_elsewhere(built_warehouse, tmp_path_factory):
-    """The same files built into a warehouse of its own (its own patient_key
-    secret) with W = 30: one build for the two tests below."""
-    built = build(built_warehouse.extracts, tmp_path_factory.mktemp("narrow") / "w30.duckdb",
+def narrow_elsewhere(dirty_warehouse, tmp_path_factory):
+    """The small shared sample's files (conftest.py) built again into a
+    warehouse of its own (its own patient_key secret) with W = 30: one build
+    for the two tests below, beside the shared build with the default W."""
+    built = build(dirty_warehouse.extracts, tmp_path_factory.mktemp("narrow") / "w30.duckdb",
                   {"attribution_window_days": "30"})
     assert built.summary.success, built.summary.failures
     return built
 
 
-def test_patient_key_is_a_keyed_surrogate(built_warehouse, narrow_elsewhere):
-    sources = {r[0] for r in built_warehouse.query("select distinct patient_id from raw.referrals")}
-    keys = {r[0] for r in built_warehouse.query("select distinct patient_key from marts.fct_referrals")}
-    assert len(keys) == built_warehouse.scalar("select count(distinct patient_id) from intermediate.int_referrals_eligible")
+def test_patient_key_is_a_keyed_surrogate(dirty_warehouse, narrow_elsewhere):
+    sources = {r[0] for r in dirty_warehouse.query("select distinct patient_id from raw.referrals")}
+    keys = {r[0] for r in dirty_warehouse.query("select distinct patient_key from marts.fct_referrals")}
+    assert len(keys) == dirty_warehouse.scalar("select count(distinct patient_id) from intermediate.int_referrals_eligible")
     unsalted = {hashlib.sha256(p.encode()).hexdigest()[:32] for p in sources}
     assert not keys & sources and not keys & unsalted
     # another warehouse built from the same files has its own secret, so other keys
@@ -142,11 +144,11 @@ def test_patient_key_is_a_keyed_surrogate(built_warehouse, narrow_elsewhere):
     assert other.scalar("select count(*) from duckdb_tables() where table_name = '_warehouse_key'", serving=True) == 0
 
 
-def test_attribution_window_var_changes_outcomes(built_warehouse, narrow_elsewhere):
+def test_attribution_window_var_changes_outcomes(dirty_warehouse, narrow_elsewhere):
     narrow = narrow_elsewhere
     assert narrow.scalar("select attribution_window_days from intermediate.int_parameters") == 30
     matched = "select count(*) from marts.fct_appointments where attribution_method = 'matched'"
-    assert narrow.scalar(matched) < built_warehouse.scalar(matched)
+    assert narrow.scalar(matched) < dirty_warehouse.scalar(matched)
     expired = "select count(*) from marts.fct_referrals where outcome = 'unscheduled_expired'"
-    assert narrow.scalar(expired) > built_warehouse.scalar(expired)
+    assert narrow.scalar(expired) > dirty_warehouse.scalar(expired)
     assert narrow.scalar("select max(days_since_referral) from marts.agg_time_to_visit_curve") <= 30
