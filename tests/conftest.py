@@ -120,7 +120,9 @@ def built_warehouse(generated_extracts, tmp_path_factory) -> Built:
 
 @pytest.fixture(scope="session")
 def dirty_warehouse(tmp_path_factory) -> Built:
-    """A small sample with every warning-level defect of `refloop generate --dirty` seeded."""
+    """A small sample with every warning-level defect of `refloop generate --dirty` seeded;
+    also the set the tests that rebuild with another var start from (a
+    changed var rebuilds in full, cheaper here than on the default sample)."""
     def make(folder: Path) -> RunSummary:
         generate_to(GenerateOptions(referrals=3_000, seed=11, dirty="warn"), folder / "landing")
         return run_pipeline(folder / "landing", folder / "dirty.duckdb", quiet=True)

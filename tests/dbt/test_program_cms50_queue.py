@@ -75,8 +75,7 @@ def costly(dirty_warehouse, tmp_path_factory):
     queue enter it at the third, the next five change action then, the next
     five leave at the second and come back at the third, and two referrals
     leave, at the second and at the third. One build for the tests below, of
-    the small shared sample (3,000 referrals, conftest.py): a changed var
-    rebuilds in full, which took `make test` 6 minutes on the default sample."""
+    the small shared sample (conftest.py): a changed var rebuilds in full."""
     warehouse = tmp_path_factory.mktemp("costly") / "cost.duckdb"
     shutil.copy(dirty_warehouse.warehouse, warehouse)
     with duckdb.connect(str(warehouse)) as conn:
