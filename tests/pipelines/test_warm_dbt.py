@@ -189,16 +189,38 @@ def test_the_launcher_module_imports_only_the_standard_library():
 LONG_QUERY = "select count(*) from range(50000000000) as t(x) where x % 7 = 3"
 
 
-def _start_long_dbt_command(tmp_path) -> subprocess.Popen:
-    """`dbt show` of a query that runs for minutes, once dbt has started it."""
-    env = {**os.environ, "REFLOOP_WAREHOUSE": str(tmp_path / "long.duckdb"), "DBT_LOG_FORMAT": "json"}
+def _cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far, all its threads (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_long_dbt_command(tmp_path, warm_pid: int) -> tuple[subprocess.Popen, list[str]]:
+    """`dbt show` of a query that runs for minutes, once the warm process runs
+    the query; with its output, read to the end on a thread."""
+    import threading
+    import time
+
+    env = {**os.environ, "REFLOOP_WAREHOUSE": str(tmp_path / "long.duckdb"), "DBT_LOG_FORMAT": "json",
+           "DBT_LOG_LEVEL": "debug"}
     proc = subprocess.Popen([str(warm_dbt.LAUNCHER), "show", "--inline", LONG_QUERY, "--profiles-dir", ".",
                              "--target-path", str(tmp_path / "target")],
                             cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
     for line in proc.stdout:
-        if '"name": "SQLQuery"' in line or '"Concurrency' in line or "Concurrency:" in line:
+        output.append(line)
+        if '"name": "SQLQuery"' in line and "range(50000000000)" in line:
             break
-    return proc
+    else:
+        pytest.fail("dbt ended before it ran the query:\n" + "".join(output[-20:]))
+    threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True).start()
+    # dbt logs the query just before DuckDB starts it, and DuckDB drops a
+    # cancel that comes before: wait until the query burns CPU
+    base, deadline = _cpu_seconds(warm_pid), time.monotonic() + 120
+    while _cpu_seconds(warm_pid) - base < 1.0:
+        assert proc.poll() is None and time.monotonic() < deadline, "".join(output[-20:])
+        time.sleep(0.1)
+    return proc, output
 
 
 @pytest.mark.parametrize("how", ["interrupt", "kill"])
@@ -207,14 +229,54 @@ def test_stopping_the_launcher_stops_dbt_in_the_warm_process(warm, tmp_path, how
     interrupt is forwarded, and a killed launcher interrupts dbt too, so no
     build goes on writing the warehouse after its step has ended."""
     import signal
-    import time
 
-    proc = _start_long_dbt_command(tmp_path)
+    proc, output = _start_long_dbt_command(tmp_path, warm.pid)
     assert proc.poll() is None and warm.poll() is None        # dbt runs the query, in the warm process
-    time.sleep(1)
     proc.send_signal(signal.SIGINT if how == "interrupt" else signal.SIGKILL)
-    started = time.monotonic()
     proc.wait(timeout=60)
-    assert warm.wait(timeout=60) == 2                          # dbt's exit code after an interrupt
-    assert time.monotonic() - started < 30
-    assert proc.returncode == (2 if how == "interrupt" else -signal.SIGKILL)
+    assert warm.wait(timeout=60) == 2                          # dbt's exit code after an interrupt: not 0,
+    assert proc.returncode == (2 if how == "interrupt" else -signal.SIGKILL)    # the query did not finish
+    assert not any("ending it" in line for line in output)    # dbt stopped itself, before the deadline
+
+
+_WATCHED_DBT = """
+import os, signal, socket, sys, threading, time
+from pipelines.defs.transform import warm_dbt
+
+dbt, stopped_by = sys.argv[1:]
+finished = threading.Event()
+if dbt == "finished":
+    finished.set()                                  # dbt ended before its launcher did
+ours, launcher = socket.socketpair()
+warm_dbt._watch(ours, finished, 0.5)
+stopping = True
+while True:
+    try:                                            # dbt runs
+        if stopping:
+            stopping = False
+            if stopped_by == "kill":
+                launcher.close()                    # refloop-dbt is killed
+            else:
+                os.kill(os.getpid(), signal.SIGINT) # refloop-dbt forwards a cancel
+        time.sleep(5)
+        sys.exit(0)
+    except KeyboardInterrupt:
+        if dbt == "stops":
+            sys.exit(130)
+        # "deaf": dbt waits on a query its cancel missed
+"""
+
+
+@pytest.mark.parametrize("dbt, stopped_by, exit_code", [
+    ("stops", "kill", 130), ("stops", "interrupt", 130),
+    ("deaf", "kill", 2), ("deaf", "interrupt", 2),
+    ("finished", "kill", 0),
+])
+def test_the_warm_process_interrupts_dbt_then_ends_at_a_deadline(dbt, stopped_by, exit_code):
+    """What the warm process does when refloop-dbt is killed or forwards a
+    cancel, in a process of its own: dbt is interrupted, and the process ends
+    if dbt has not stopped by the deadline; a finished dbt is left alone."""
+    done = subprocess.run([sys.executable, "-c", _WATCHED_DBT, dbt, stopped_by], capture_output=True, text=True,
+                          timeout=60, cwd=DBT_PROJECT_DIR.parent)
+    assert done.returncode == exit_code, done.stderr
+    assert ("dbt had not stopped 0.5 s after it was interrupted; ending it" in done.stderr) == (dbt == "deaf")

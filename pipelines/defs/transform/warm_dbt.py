@@ -6,7 +6,9 @@ waits on a Unix socket for one command. dagster-dbt runs dbt as an executable
 (`[executable, *args]`, reading its stdout): the executable it is given is
 `refloop-dbt` (`launch`), which hands its arguments, working directory,
 environment and standard streams to the waiting process, forwards signals to
-it and exits with dbt's exit code. To dagster-dbt it is dbt.
+it and exits with dbt's exit code. To dagster-dbt it is dbt. A killed
+`refloop-dbt` interrupts dbt too, and a dbt that has not stopped
+`STOP_GRACE` seconds after an interrupt is ended (`_watch`).
 
 The waiting process runs one command and ends, so each build has a fresh
 dbt, as before; only its imports happened earlier. Whenever there is no such
@@ -65,6 +67,9 @@ PER_INVOCATION = frozenset({
     # read when the build runs (an on-run-start hook), never by the parse
     "REFLOOP_VACUUM_TASKS",
 })
+# Seconds dbt has to stop once interrupted (a cancel, or refloop-dbt killed)
+# before the warm process ends: within dagster-dbt's wait for dbt to stop (25 s by default)
+STOP_GRACE = 10.0
 # Arguments that decide what a parse gives (with the variables above)
 PARSE_OPTIONS = ("--vars", "--target", "-t", "--profile", "--project-dir", "--profiles-dir")
 
@@ -193,6 +198,51 @@ def _exit_code(result) -> int:
     return 2 if result.exception is not None else 1
 
 
+def _watch(conn: socket.socket, finished: threading.Event, grace: float = STOP_GRACE) -> None:
+    """Stop dbt with its launcher. Call it in the main thread, before dbt runs.
+
+    - refloop-dbt forwards an interrupt (Dagster's cancel) and sends nothing
+      else after the command: end-of-file on `conn` before `finished` is set
+      means it was killed, and dbt is interrupted then too. A killed dbt would
+      have ended at once; the interrupt lets this one cancel its queries and
+      write its artifacts first.
+    - `grace` seconds after an interrupt, if dbt has not finished, the process
+      ends (exit code 2, as dbt's after an interrupt). DuckDB drops a cancel
+      that arrives just before a query starts, and dbt then waits for that
+      query however long it runs, writing the warehouse after its step has
+      ended. The deadline is what pressing Ctrl-C twice does to dbt.
+    """
+    deadline_set = threading.Event()
+
+    def deadline() -> None:
+        if finished.wait(grace):
+            return
+        try:
+            print(f"refloop-dbt: dbt had not stopped {grace:g} s after it was interrupted; ending it",
+                  file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass            # nobody reads the launcher's streams any more
+        os._exit(2)
+
+    def on_interrupt(signum: int, frame) -> None:
+        if not deadline_set.is_set():
+            deadline_set.set()
+            threading.Thread(target=deadline, daemon=True).start()
+        signal.default_int_handler(signum, frame)      # KeyboardInterrupt, which dbt handles
+
+    def launcher_ended() -> None:
+        try:
+            if conn.recv(1):
+                return
+        except OSError:
+            pass
+        if not finished.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    threading.Thread(target=launcher_ended, daemon=True).start()
+
+
 def serve(path: Path, listening_fd: int, spec: dict | None = None) -> int:
     """Import dbt (and parse the project, given `spec`), wait for one command
     from refloop-dbt, run it, send its exit code."""
@@ -237,13 +287,7 @@ def serve(path: Path, listening_fd: int, spec: dict | None = None) -> int:
     conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
 
     finished = threading.Event()
-
-    def interrupt_when_launcher_ends() -> None:
-        # refloop-dbt sends nothing more: end-of-file before dbt finished means it was killed
-        if not conn.recv(1) and not finished.is_set():
-            os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt_when_launcher_ends, daemon=True).start()
+    _watch(conn, finished)
     from dbt.cli.main import cli, dbtRunner
 
     args = request["args"]
