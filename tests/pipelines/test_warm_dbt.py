@@ -195,9 +195,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _start_long_dbt_command(tmp_path, warm_pid: int) -> tuple[subprocess.Popen, list[str]]:
+def _start_long_dbt_command(tmp_path, warm_pid: int) -> tuple[subprocess.Popen, list[str], object]:
     """`dbt show` of a query that runs for minutes, once the warm process runs
-    the query; with its output, read to the end on a thread."""
+    the query; with its output, and the thread that reads it to the end."""
     import threading
     import time
 
@@ -213,14 +213,15 @@ def _start_long_dbt_command(tmp_path, warm_pid: int) -> tuple[subprocess.Popen, 
             break
     else:
         pytest.fail("dbt ended before it ran the query:\n" + "".join(output[-20:]))
-    threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True).start()
+    reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
+    reader.start()
     # dbt logs the query just before DuckDB starts it, and DuckDB drops a
     # cancel that comes before: wait until the query burns CPU
     base, deadline = _cpu_seconds(warm_pid), time.monotonic() + 120
     while _cpu_seconds(warm_pid) - base < 1.0:
         assert proc.poll() is None and time.monotonic() < deadline, "".join(output[-20:])
         time.sleep(0.1)
-    return proc, output
+    return proc, output, reader
 
 
 @pytest.mark.parametrize("how", ["interrupt", "kill"])
@@ -230,12 +231,13 @@ def test_stopping_the_launcher_stops_dbt_in_the_warm_process(warm, tmp_path, how
     build goes on writing the warehouse after its step has ended."""
     import signal
 
-    proc, output = _start_long_dbt_command(tmp_path, warm.pid)
+    proc, output, reader = _start_long_dbt_command(tmp_path, warm.pid)
     assert proc.poll() is None and warm.poll() is None        # dbt runs the query, in the warm process
     proc.send_signal(signal.SIGINT if how == "interrupt" else signal.SIGKILL)
     proc.wait(timeout=60)
     assert warm.wait(timeout=60) == 2                          # dbt's exit code after an interrupt: not 0,
     assert proc.returncode == (2 if how == "interrupt" else -signal.SIGKILL)    # the query did not finish
+    reader.join(timeout=60)
     assert not any("ending it" in line for line in output)    # dbt stopped itself, before the deadline
 
 
