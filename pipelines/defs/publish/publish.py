@@ -327,8 +327,8 @@ def _apply(conn: duckdb.DuckDBPyConnection, schema: str, table: str, delta: Delt
             same = " and ".join(f'cells."{c}" is not distinct from {alias}."{c}"' for c in delta.cells)
             return f'exists (select 1 from source."{scope_schema}"."{scope_table}" as cells where {same})'
         conn.execute(f"delete from {target} as target where {in_cells('target')}")
-        return conn.execute(f"insert into {target} select * from {source} as changed where {in_cells('changed')}"
-                            ).fetchone()[0]
+        return conn.execute(f"insert into {target} select * from {source} where "
+                            f"{_by_row_id(source, 'changed', in_cells('changed'))}").fetchone()[0]
     if delta.scope and delta.key:
         scope_schema, scope_table = delta.scope.split(".")
         found = conn.execute("select count(*) from duckdb_columns() where database_name = 'source' "
@@ -338,14 +338,24 @@ def _apply(conn: duckdb.DuckDBPyConnection, schema: str, table: str, delta: Delt
             raise _Fallback(f"the scope {delta.scope} of {schema}.{table} is not in the warehouse")
         keys = f'select "{delta.key}" from source."{scope_schema}"."{scope_table}"'
         conn.execute(f'delete from {target} where "{delta.key}" in ({keys})')
-        return conn.execute(f'insert into {target} select * from {source} where "{delta.key}" in ({keys})'
-                            ).fetchone()[0]
+        return conn.execute(f"insert into {target} select * from {source} where "
+                            f"""{_by_row_id(source, 'changed', f'"{delta.key}" in ({keys})')}""").fetchone()[0]
     if delta.watermark:
         column = f'"{delta.watermark}"'
         return conn.execute(f"insert into {target} select * from {source} where {column} > "
                             f"(select max({column}) from {target}) or not exists (select 1 from {target})"
                             ).fetchone()[0]
     raise _Fallback(f"{schema}.{table} names no scope and no watermark")
+
+
+def _by_row_id(table: str, alias: str, condition: str) -> str:
+    """A filter on `table`'s rows that meet `condition` (on `alias`), by row
+    id, as dbt's models find the rows of their scope (macros/replace_scope.sql,
+    rows_with_keys): the condition reads its own columns of every row, and
+    DuckDB reads the other columns of the rows found only. Filtered on the
+    condition itself, it reads every column of every row first: a cost that
+    grows with the history (docs/performance.md)."""
+    return f"rowid in (select {alias}.rowid from {table} as {alias} where {condition})"
 
 
 def compact_serving(serving: Path, threshold: float = DELETED_SHARE) -> dict[str, float]:
