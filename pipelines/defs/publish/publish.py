@@ -338,8 +338,8 @@ def _apply(conn: duckdb.DuckDBPyConnection, schema: str, table: str, delta: Delt
             raise _Fallback(f"the scope {delta.scope} of {schema}.{table} is not in the warehouse")
         keys = f'select "{delta.key}" from source."{scope_schema}"."{scope_table}"'
         conn.execute(f'delete from {target} where "{delta.key}" in ({keys})')
-        return conn.execute(f"insert into {target} select * from {source} where "
-                            f"""{_by_row_id(source, 'changed', f'"{delta.key}" in ({keys})')}""").fetchone()[0]
+        changed = _by_row_id(source, "changed", f'"{delta.key}" in ({keys})')
+        return conn.execute(f"insert into {target} select * from {source} where {changed}").fetchone()[0]
     if delta.watermark:
         column = f'"{delta.watermark}"'
         return conn.execute(f"insert into {target} select * from {source} where {column} > "
