@@ -327,8 +327,8 @@ def _apply(conn: duckdb.DuckDBPyConnection, schema: str, table: str, delta: Delt
             same = " and ".join(f'cells."{c}" is not distinct from {alias}."{c}"' for c in delta.cells)
             return f'exists (select 1 from source."{scope_schema}"."{scope_table}" as cells where {same})'
         conn.execute(f"delete from {target} as target where {in_cells('target')}")
-        return conn.execute(f"insert into {target} select * from {source} where "
-                            f"{_by_row_id(source, 'changed', in_cells('changed'))}").fetchone()[0]
+        changed = _by_row_id(source, "changed", in_cells("changed"))
+        return conn.execute(f"insert into {target} select * from {source} where {changed}").fetchone()[0]
     if delta.scope and delta.key:
         scope_schema, scope_table = delta.scope.split(".")
         found = conn.execute("select count(*) from duckdb_columns() where database_name = 'source' "
