@@ -610,3 +610,25 @@ def test_spark_tables_live_beside_the_warehouse_and_the_serving_copy_is_publishe
     assert summary.tests_passed + summary.tests_warned == data_tests(), summary
     with duckdb.connect(str(root / "spark.serving.duckdb"), read_only=True) as conn:
         assert conn.execute("select count(*) from marts.fct_referrals").fetchone()[0] > 1_500
+
+
+def test_the_local_sessions_jvm_takes_the_options_in_refloop_spark_java_options(monkeypatch):
+    """The `spark` output passes REFLOOP_SPARK_JAVA_OPTIONS to the session's
+    JVM after its own options (the builds above ran with the one conftest sets),
+    and without it keeps only its own."""
+    from dbt.config.profile import read_profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt_common.context import set_invocation_context
+
+    def rendered() -> str:
+        set_invocation_context(dict(os.environ))
+        spark = read_profile(str(dbt_project.project_dir))["refloop"]["outputs"]["spark"]
+        return ProfileRenderer({}).render_data(spark)["server_side_parameters"]["spark.driver.extraJavaOptions"]
+
+    monkeypatch.setenv("REFLOOP_SPARK_DIR", "/srv/refloop.spark")
+    assert os.environ["REFLOOP_SPARK_JAVA_OPTIONS"] == "-XX:TieredStopAtLevel=1"
+    assert rendered() == "-Dderby.stream.error.file=/srv/refloop.spark/derby.log -XX:TieredStopAtLevel=1"
+    monkeypatch.setenv("REFLOOP_SPARK_JAVA_OPTIONS", "-Djava.io.tmpdir=/big/disk -XX:+UseSerialGC")
+    assert rendered() == "-Dderby.stream.error.file=/srv/refloop.spark/derby.log -Djava.io.tmpdir=/big/disk -XX:+UseSerialGC"
+    monkeypatch.delenv("REFLOOP_SPARK_JAVA_OPTIONS")
+    assert rendered().split() == ["-Dderby.stream.error.file=/srv/refloop.spark/derby.log"]
