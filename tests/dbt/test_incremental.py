@@ -614,8 +614,7 @@ def test_spark_tables_live_beside_the_warehouse_and_the_serving_copy_is_publishe
 
 def test_the_local_sessions_jvm_takes_the_options_in_refloop_spark_java_options(monkeypatch):
     """The `spark` output passes REFLOOP_SPARK_JAVA_OPTIONS to the session's
-    JVM after its own options (the builds above ran with the one conftest sets),
-    and without it keeps only its own."""
+    JVM after its own options, and without it keeps only its own."""
     from dbt.config.profile import read_profile
     from dbt.config.renderer import ProfileRenderer
     from dbt_common.context import set_invocation_context
@@ -626,7 +625,7 @@ def test_the_local_sessions_jvm_takes_the_options_in_refloop_spark_java_options(
         return ProfileRenderer({}).render_data(spark)["server_side_parameters"]["spark.driver.extraJavaOptions"]
 
     monkeypatch.setenv("REFLOOP_SPARK_DIR", "/srv/refloop.spark")
-    assert os.environ["REFLOOP_SPARK_JAVA_OPTIONS"] == "-XX:TieredStopAtLevel=1"
+    monkeypatch.setenv("REFLOOP_SPARK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1")
     assert rendered() == "-Dderby.stream.error.file=/srv/refloop.spark/derby.log -XX:TieredStopAtLevel=1"
     monkeypatch.setenv("REFLOOP_SPARK_JAVA_OPTIONS", "-Djava.io.tmpdir=/big/disk -XX:+UseSerialGC")
     assert rendered() == "-Dderby.stream.error.file=/srv/refloop.spark/derby.log -Djava.io.tmpdir=/big/disk -XX:+UseSerialGC"
