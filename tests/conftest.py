@@ -25,11 +25,6 @@ DEFAULT_SAMPLE = GenerateOptions()
 # Test runs use an ephemeral Dagster instance, never a developer's .dagster/.
 os.environ.pop("DAGSTER_HOME", None)
 
-# The Spark builds' JVM (test_incremental) lives a few minutes on a small set:
-# its optimizing JIT compiler (C2) costs more CPU than its code saves there,
-# about a tenth of a build's CPU (docs/deploy.md, the local session).
-os.environ.setdefault("REFLOOP_SPARK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1")
-
 
 def write(directory: Path, name: str, text: str | bytes) -> Path:
     """Write an extract file; `.gz` names are gzip-compressed."""

@@ -625,9 +625,9 @@ def test_the_local_sessions_jvm_takes_the_options_in_refloop_spark_java_options(
         return ProfileRenderer({}).render_data(spark)["server_side_parameters"]["spark.driver.extraJavaOptions"]
 
     monkeypatch.setenv("REFLOOP_SPARK_DIR", "/srv/refloop.spark")
-    monkeypatch.setenv("REFLOOP_SPARK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1")
-    assert rendered() == "-Dderby.stream.error.file=/srv/refloop.spark/derby.log -XX:TieredStopAtLevel=1"
-    monkeypatch.setenv("REFLOOP_SPARK_JAVA_OPTIONS", "-Djava.io.tmpdir=/big/disk -XX:+UseSerialGC")
-    assert rendered() == "-Dderby.stream.error.file=/srv/refloop.spark/derby.log -Djava.io.tmpdir=/big/disk -XX:+UseSerialGC"
+    monkeypatch.setenv("REFLOOP_SPARK_JAVA_OPTIONS", "-XX:+UseSerialGC")
+    assert rendered() == "-Dderby.stream.error.file=/srv/refloop.spark/derby.log -XX:+UseSerialGC"
+    monkeypatch.setenv("REFLOOP_SPARK_JAVA_OPTIONS", "-Djava.io.tmpdir=/big/disk -Xss4m")
+    assert rendered() == "-Dderby.stream.error.file=/srv/refloop.spark/derby.log -Djava.io.tmpdir=/big/disk -Xss4m"
     monkeypatch.delenv("REFLOOP_SPARK_JAVA_OPTIONS")
     assert rendered().split() == ["-Dderby.stream.error.file=/srv/refloop.spark/derby.log"]
